@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# cli_test.sh KRY — end-to-end checks of the `kry` program, reported as TAP.
+# Reference values are analytic spectra computed here with awk, independent of kry.
+set -u
+KRY=$1
+cd "$(dirname "${BASH_SOURCE[0]}")"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+n=0
+fails=0
+ok() { n=$((n + 1)); echo "ok $n - $1"; }
+not_ok() { n=$((n + 1)); fails=$((fails + 1)); echo "not ok $n - $1"; [ -n "${2:-}" ] && echo "# $2"; }
+
+# expect_exit CODE DESCRIPTION -- ARGS... : runs kry, checks the exit code and that stderr
+# is exactly one line (for failures).
+expect_exit() {
+    local want=$1 desc=$2
+    shift 3
+    local got=0
+    "$KRY" "$@" >"$tmp/out" 2>"$tmp/err" || got=$?
+    if [ "$got" -ne "$want" ]; then
+        not_ok "$desc" "exit $got, expected $want; stderr: $(head -c 300 "$tmp/err")"
+        return 1
+    fi
+    if [ "$want" -ge 2 ] && [ "$(wc -l <"$tmp/err")" -ne 1 ]; then
+        not_ok "$desc" "expected one line on stderr, got: $(cat "$tmp/err")"
+        return 1
+    fi
+    ok "$desc"
+}
+
+# max_err_vs FILE K WHICH SPEC: largest |computed - analytic| over the K eigenvalues in
+# the JSON output FILE, for the 1-D Laplacian of size N (laplace1d:N).
+laplace1d_err() {
+    local file=$1 nn=$2 k=$3
+    tr -d '\n ' <"$file" | sed 's/.*"eigenvalues":\[\([^]]*\)\].*/\1/' | tr ',' '\n' |
+        awk -v n="$nn" -v k="$k" 'BEGIN { pi = atan2(0, -1); worst = 0 }
+            { i = NR; exact = 2 - 2 * cos((n - i + 1) * pi / (n + 1));
+              d = $1 - exact; if (d < 0) d = -d; if (d > worst) worst = d; cnt++ }
+            END { if (cnt != k) print "count", cnt; else printf "%.3e\n", worst }'
+}
+
+# 1. JSON output on a built-in problem agrees with the analytic spectrum.
+for reorth in full selective partial dgks none; do
+    if expect_exit 0 "eigs laplace1d:200 -k 4 LA reorth=$reorth exits 0" -- \
+        eigs --problem laplace1d:200 -k 4 --which LA --reorth "$reorth" --format json --quiet; then
+        cp "$tmp/out" "$tmp/json"
+        err=$(laplace1d_err "$tmp/json" 200 4)
+        if awk -v e="$err" 'BEGIN { exit !(e + 0 <= 1e-9 && e != "") }' && [ "${err#count}" = "$err" ]; then
+            ok "reorth=$reorth eigenvalues match 2-2cos(k pi/201) (max err $err)"
+        else
+            not_ok "reorth=$reorth eigenvalues match the analytic spectrum" "max err $err"
+        fi
+    fi
+done
+keys=$(tr -d '\n ' <"$tmp/json" | grep -o '"[a-z]*":' | tr -d '":' | tr '\n' ' ')
+if [ "$keys" = "eigenvalues residuals converged matvecs seconds reason " ]; then
+    ok "JSON has exactly the documented keys"
+else
+    not_ok "JSON has exactly the documented keys" "got: $keys"
+fi
+
+# 2. Power iteration and deflation on a diagonal problem (largest magnitude).
+if expect_exit 0 "eigs diag power exits 0" -- \
+    eigs --problem diag:1:10:10 -k 1 --which LM --method power --tol 1e-10 --format json --quiet; then
+    v=$(tr -d '\n ' <"$tmp/out" | sed 's/.*"eigenvalues":\[\([^],]*\).*/\1/')
+    awk -v v="$v" 'BEGIN { d = v - 10; exit !(d < 1e-8 && d > -1e-8) }' &&
+        ok "power finds 10 on diag:1:10:10" || not_ok "power finds 10 on diag:1:10:10" "got $v"
+fi
+expect_exit 0 "eigs diag deflation k=3 exits 0" -- \
+    eigs --problem diag:1:10:10 -k 3 --which LM --method deflation --tol 1e-10 --format tsv --quiet
+
+# 3. Table output and --vectors.
+expect_exit 0 "eigs table output with --vectors" -- \
+    eigs --problem laplace2d:10x12 -k 3 --vectors "$tmp/vec.mtx" --quiet
+if head -n 1 "$tmp/vec.mtx" | grep -q '^%%MatrixMarket matrix array real general' &&
+    grep -v '^%' "$tmp/vec.mtx" | head -n 1 | grep -q '^120 3$'; then
+    ok "--vectors writes a 120 x 3 Matrix Market array"
+else
+    not_ok "--vectors writes a 120 x 3 Matrix Market array" "$(head -n 3 "$tmp/vec.mtx")"
+fi
+
+# 4. Budget exhausted: exit 1 with results still printed.
+expect_exit 1 "budget too small exits 1" -- \
+    eigs --problem laplace1d:400 -k 5 --max-matvecs 12 --format json --quiet
+grep -q '"eigenvalues"' "$tmp/out" && ok "results printed when not converged" ||
+    not_ok "results printed when not converged"
+
+# 5. Usage errors: exit 2 and one line.
+expect_exit 2 "-k 0 is a usage error" -- eigs --problem laplace1d:10 -k 0
+expect_exit 2 "k > n is a usage error" -- eigs --problem laplace1d:10 -k 11
+expect_exit 2 "unknown option" -- eigs --problem laplace1d:10 --frobnicate
+expect_exit 2 "bad --which" -- eigs --problem laplace1d:10 --which XX
+expect_exit 2 "bad --reorth" -- eigs --problem laplace1d:10 --reorth sometimes
+expect_exit 2 "bad --tol" -- eigs --problem laplace1d:10 --tol abc
+expect_exit 2 "no matrix given" -- eigs -k 2
+expect_exit 2 "bad problem spec" -- eigs --problem laplace3d:4
+expect_exit 2 "unknown command" -- frobnicate
+
+# 6. Bad input data: exit 3 and one line naming the file (and line where one applies).
+for f in data/bad_*.mtx; do
+    [ -e "$f" ] || continue
+    if expect_exit 3 "bad input $f exits 3" -- eigs --mtx "$f" -k 1 --quiet; then
+        grep -q "$(basename "$f")" "$tmp/err" && ok "message for $f names the file" ||
+            not_ok "message for $f names the file" "$(cat "$tmp/err")"
+    fi
+done
+expect_exit 3 "missing file exits 3" -- eigs --mtx data/does_not_exist.mtx -k 1
+
+echo "1..$n"
+[ "$fails" -eq 0 ]
