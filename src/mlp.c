@@ -549,18 +549,41 @@ kry_status kry_mlp_loss(const kry_mlp *model, const double *theta, const double 
     return KRY_OK;
 }
 
+/* The gradient once the batch is known to be valid (check_batch): checks theta and the
+   output only. The callbacks use it so that a product does not rescan X. */
+static kry_status loss_grad_valid_batch(const kry_mlp *m, const double *theta,
+                                        const double *X, const int *y, size_t rows,
+                                        kry_mlp_ws *ws, double *loss, double *grad)
+{
+    KRY_REQUIRE(grad != NULL, KRY_EINVAL);
+    KRY_TRY(check_theta(m, theta));
+    double f = loss_grad_all(m, theta, X, y, rows, ws, grad);
+    KRY_REQUIRE(isfinite(f) && kry_vec_isfinite(m->P, grad), KRY_ENONFINITE);
+    if (loss != NULL)
+        *loss = f;
+    return KRY_OK;
+}
+
+/* H v once the batch is known to be valid. */
+static kry_status hvp_valid_batch(const kry_mlp *m, const double *theta, const double *X,
+                                  const int *y, size_t rows, kry_mlp_ws *ws, const double *v,
+                                  double *hv)
+{
+    KRY_REQUIRE(v != NULL && hv != NULL, KRY_EINVAL);
+    KRY_TRY(check_theta(m, theta));
+    KRY_REQUIRE(kry_vec_isfinite(m->P, v), KRY_ENONFINITE);
+    hvp_all(m, theta, X, y, rows, ws, v, hv);
+    KRY_REQUIRE(kry_vec_isfinite(m->P, hv), KRY_ENONFINITE);
+    return KRY_OK;
+}
+
 kry_status kry_mlp_loss_grad(const kry_mlp *model, const double *theta, const double *X,
                              const int *y, size_t rows, kry_mlp_ws *ws, double *loss,
                              double *grad)
 {
     KRY_REQUIRE(grad != NULL, KRY_EINVAL);
     KRY_TRY(check_batch(model, X, y, 1, rows, ws));
-    KRY_TRY(check_theta(model, theta));
-    double f = loss_grad_all(model, theta, X, y, rows, ws, grad);
-    KRY_REQUIRE(isfinite(f) && kry_vec_isfinite(model->P, grad), KRY_ENONFINITE);
-    if (loss != NULL)
-        *loss = f;
-    return KRY_OK;
+    return loss_grad_valid_batch(model, theta, X, y, rows, ws, loss, grad);
 }
 
 kry_status kry_mlp_hvp(const kry_mlp *model, const double *theta, const double *X,
@@ -569,11 +592,7 @@ kry_status kry_mlp_hvp(const kry_mlp *model, const double *theta, const double *
 {
     KRY_REQUIRE(v != NULL && hv != NULL, KRY_EINVAL);
     KRY_TRY(check_batch(model, X, y, 1, rows, ws));
-    KRY_TRY(check_theta(model, theta));
-    KRY_REQUIRE(kry_vec_isfinite(model->P, v), KRY_ENONFINITE);
-    hvp_all(model, theta, X, y, rows, ws, v, hv);
-    KRY_REQUIRE(kry_vec_isfinite(model->P, hv), KRY_ENONFINITE);
-    return KRY_OK;
+    return hvp_valid_batch(model, theta, X, y, rows, ws, v, hv);
 }
 
 kry_status kry_mlp_dense_hessian(const kry_mlp *model, const double *theta, const double *X,
@@ -670,8 +689,12 @@ int kry_mlp_grad_fn(void *ctx, const double *restrict theta, double *restrict g)
     kry_mlp_batch *b = ctx;
     if (b == NULL)
         return 1;
+    if (b->model == NULL || b->X == NULL || b->y == NULL || b->ws == NULL || b->rows == 0) {
+        b->status = KRY_EINVAL; /* not filled by kry_mlp_batch_init */
+        return 1;
+    }
     double loss = 0.0;
-    b->status = kry_mlp_loss_grad(b->model, theta, b->X, b->y, b->rows, b->ws, &loss, g);
+    b->status = loss_grad_valid_batch(b->model, theta, b->X, b->y, b->rows, b->ws, &loss, g);
     if (b->status != KRY_OK)
         return 1;
     b->loss = loss;
@@ -692,7 +715,7 @@ typedef struct mlp_hvp_ctx {
 static int mlp_hvp_matvec(void *ctx, const double *restrict x, double *restrict y)
 {
     mlp_hvp_ctx *c = ctx;
-    c->last = kry_mlp_hvp(c->model, c->theta, c->X, c->y, c->rows, c->ws, x, y);
+    c->last = hvp_valid_batch(c->model, c->theta, c->X, c->y, c->rows, c->ws, x, y);
     if (c->last != KRY_OK)
         return 1;
     c->count++;

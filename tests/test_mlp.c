@@ -690,6 +690,12 @@ START_TEST(test_grad_callback)
     ck_assert_int_eq(b.status, KRY_ENONFINITE);
     ck_assert_uint_eq(b.n_grads, 3);
     ck_assert_int_ne(gfn(NULL, f.theta, g), 0);
+    kry_mlp_batch z;
+    memset(&z, 0, sizeof z);
+    ck_assert_int_ne(gfn(&z, f.theta, g), 0);
+    ck_assert_int_eq(z.status, KRY_EINVAL);
+    ck_assert_int_ne(gfn(&b, f.theta, NULL), 0);
+    ck_assert_int_eq(b.status, KRY_EINVAL);
     free(g);
     free(g2);
     free(v);

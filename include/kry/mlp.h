@@ -176,8 +176,10 @@ KRY_API KRY_NODISCARD kry_status kry_mlp_accuracy(const kry_mlp *model, const do
 /* ---- Hessian operators ---- */
 
 /* A batch (model, data, workspace) for the gradient callback. The pointers are
-   referenced, not copied: X, y, model and ws must outlive its use. Fill it with
-   kry_mlp_batch_init; the output fields are updated by every callback. */
+   referenced, not copied: X, y, model and ws must outlive its use, and neither the
+   input fields nor the contents of X and y may change after kry_mlp_batch_init, which
+   validates them once (callbacks then check only theta and their output). The output
+   fields are updated by every callback. */
 typedef struct kry_mlp_batch {
     const kry_mlp *model;
     const double *X; /* rows x n_0, row-major */
@@ -196,16 +198,19 @@ KRY_API KRY_NODISCARD kry_status kry_mlp_batch_init(kry_mlp_batch *batch, const 
                                                     const double *X, const int *y,
                                                     size_t rows, kry_mlp_ws *ws);
 
-/* A kry_grad_fn: ctx is a kry_mlp_batch *; g = grad L(theta) by kry_mlp_loss_grad.
-   Returns 0 on success, 1 on failure (the status is in batch->status). Use it with
+/* A kry_grad_fn: ctx is a kry_mlp_batch * filled by kry_mlp_batch_init; g = grad L(theta)
+   as kry_mlp_loss_grad computes it. Returns 0 on success, 1 on failure (the status is in
+   batch->status: KRY_ENONFINITE for NaN/Inf in theta or a non-finite result, KRY_EINVAL
+   for NULL pointers or a batch that was never initialised). Use it with
    kry_operator_hvp_fd(kry_mlp_n_params(model), kry_mlp_grad_fn, &batch, theta, ...). */
 KRY_API int kry_mlp_grad_fn(void *ctx, const double *restrict theta, double *restrict g);
 
 /* Exact HVP operator v -> H(theta) v of dimension P (kry_mlp_hvp). model, theta, X, y
-   and ws are referenced, not copied, and must outlive the operator; theta may change
-   between products (e.g. between training steps), the others must not. Inputs are
-   validated now (theta too) and again at every product; a failing product returns
-   nonzero (KRY_ECALLBACK at kry_operator_apply) and kry_mlp_hvp_last_status tells why.
+   and ws are referenced, not copied, and must outlive the operator; the contents of
+   theta may change between products (e.g. between training steps), those of X and y
+   must not. Everything is validated now; each product then checks theta, v and H v for
+   NaN/Inf (not X again). A failing product returns nonzero (KRY_ECALLBACK at
+   kry_operator_apply) and kry_mlp_hvp_last_status tells why.
    Allocates a small context; release with kry_operator_destroy. Not for distributed use.
    Errors: the common errors (no v), KRY_ENOMEM. */
 KRY_API KRY_NODISCARD kry_status kry_operator_mlp_hvp(const kry_mlp *model,
