@@ -76,12 +76,17 @@ KRY_API void kry_operator_destroy(kry_operator *op);
 
 /* ---- Constructors. Each copies its input arrays (the caller may free them after the
    call) and sets `destroy`, unless said otherwise. Errors: KRY_EINVAL for NULL
-   pointers or n == 0, KRY_ENONFINITE for NaN/Inf entries, KRY_ENOMEM. ---- */
+   pointers or n == 0, KRY_ENONFINITE for NaN/Inf entries, KRY_ENOMEM, and KRY_ERANGE
+   when a dimension used in BLAS calls exceeds INT_MAX (dense, hvp_fd, wrappers).
+   Operators that keep scratch space in ctx (scale's param_vjp, deflated, hvp_fd) must not
+   be applied by two threads at once. ---- */
 
 /* Dense symmetric n x n matrix, row-major with leading dimension lda >= n; only the
    upper triangle (j >= i) is read, and y = A x uses dsymv. param_vjp: the parameters
    are the n*n entries in row-major order and grad[i*n + j] += w[i] * u[j] (an outer
-   product, not symmetrised). n must fit a BLAS int (KRY_ERANGE otherwise). */
+   product, not symmetrised). Since only the upper triangle is read, the derivative with
+   respect to the stored entry (i, j), i < j, is grad[i*n + j] + grad[j*n + i].
+   n must fit a BLAS int (KRY_ERANGE otherwise). */
 KRY_API KRY_NODISCARD kry_status kry_operator_dense(size_t n, const double *a, size_t lda,
                                                     kry_operator *out);
 
@@ -100,7 +105,8 @@ KRY_API KRY_NODISCARD kry_status kry_operator_pencil(size_t n, size_t p, const d
                                                      const double *E, kry_operator *out);
 
 /* Sets the point x[0..p) of a pencil operator made by kry_operator_pencil.
-   Errors: KRY_EINVAL (op not a pencil, NULL x), KRY_ENONFINITE. */
+   Errors: KRY_EINVAL (op not a pencil, NULL x), KRY_ENONFINITE (x not finite, or A(x)
+   overflows). On error the previous point stays in force. */
 KRY_API KRY_NODISCARD kry_status kry_pencil_set_point(kry_operator *op, const double *x);
 
 /* Gradient callback for Hessian-vector products: g = grad L(theta), both length n.
@@ -130,7 +136,9 @@ KRY_API kry_hvp_fd_params kry_hvp_fd_params_default(void);
    theta itself is never written. params NULL means defaults. The forward scheme caches
    g(theta) at the first product after each change of theta's contents.
    The result is only approximately linear and symmetric: tolerances of solvers using
-   it must sit above its error. Not for distributed use. */
+   it must sit above its error. Not for distributed use. Errors as for all constructors,
+   plus KRY_EINVAL for an unknown scheme, a non-finite h, or grad_rel_acc non-finite or
+   >= 1. */
 KRY_API KRY_NODISCARD kry_status kry_operator_hvp_fd(size_t n, kry_grad_fn *grad,
                                                      void *grad_ctx, const double *theta,
                                                      const kry_hvp_fd_params *params,
@@ -171,7 +179,8 @@ KRY_API KRY_NODISCARD kry_status kry_operator_deflated(const kry_operator *a, si
 /* Symmetry probe: draws random x, y (from seed) and sets
    *rel = |x^T A y - y^T A x| / (|x| |A y| + |y| |A x|), 0 for a symmetric operator up to
    rounding (about n * DBL_EPSILON). Two matvecs. Allocates 4 vectors of length n.
-   Errors: those of kry_operator_apply, KRY_ENOMEM. */
+   Errors: those of kry_operator_apply, KRY_ECALLBACK (reduction hook), KRY_ERANGE,
+   KRY_ENOMEM. */
 KRY_API KRY_NODISCARD kry_status kry_operator_symmetry(const kry_operator *op,
                                                        uint64_t seed, double *rel);
 
