@@ -54,18 +54,18 @@ struct kry_deflation_ws {
     size_t n, k, max_iter;
     double *x0, *buf[3], *r, *ax; /* 6 vectors of length n, one block starting at x0 */
     double *c;                    /* k coefficients */
-    double *hist;                 /* k * max_iter Rayleigh quotients, then as many residuals */
-    size_t *hist_len;             /* k */
+    double *hist;     /* k * max_iter Rayleigh quotients, then as many residuals */
+    size_t *hist_len; /* k */
 };
 
 /* The deflated (or projected) operator seen by the engine for pair j. */
 typedef struct defl_op {
-    kry_operator op;     /* the user's operator (copied) */
-    size_t n, j, ldv;    /* j: vectors found so far */
-    const double *V;     /* n x j found vectors */
+    kry_operator op;  /* the user's operator (copied) */
+    size_t n, j, ldv; /* j: vectors found so far */
+    const double *V;  /* n x j found vectors */
     const double *lambda;
-    double *c;           /* j coefficients */
-    double *ax;          /* A x of the latest product (for the true residual) */
+    double *c;  /* j coefficients */
+    double *ax; /* A x of the latest product (for the true residual) */
     int orth;
 } defl_op;
 

@@ -200,29 +200,39 @@ kry_status kry_power_engine_run(const kry_power_engine *e, const kry_power_param
             continue;
         }
 
-        if (side != 0.0 && phase_it >= 1) {
+        if (side != 0.0 && res->phases == 1 && phase_it >= 1) {
             /* Two-step residual of x_prev: (B - sI)^2 x_prev = wprev * w, rho = wprev^2,
-               so |(B - sI)^2 x_prev - rho x_prev| / wprev = |w - wprev x_prev|. */
+               so |(B - sI)^2 x_prev - rho x_prev| / wprev = |w - wprev x_prev|. Only in
+               phase 1: later phases iterate with the shift at an end of the spectrum,
+               where no +/- pair can occur. */
             double r2;
             kry_vec_copy(n, w, e->r);
             kry_vec_axpy(n, -wprev, xp, e->r);
             KRY_TRY(kry_vec_nrm2(sp, n, e->r, &r2));
             if (r2 <= fmax(p->tol * wprev, fl)) {
-                if (res->iters == p->max_iter)
-                    break;
-                res->phases++;
-                phase_it = 0;
-                if (rn <= sqrt_tol * fabs(theta) && side * theta < 0.0) {
-                    /* Nearly converged to the opposite end: as above. */
+                int near = rn <= sqrt_tol * fabs(theta);
+                if (near && side * theta < 0.0) {
+                    /* Nearly converged to the opposite end: restart from there now. */
+                    if (res->iters == p->max_iter)
+                        break;
                     sigma = lam;
+                    res->phases++;
                     res->shift = sigma;
+                    phase_it = 0;
                     kry_vec_copy(n, e->x0, x);
                     continue;
                 }
-                /* Both ends at distance ~wn from sigma: move the shift past the opposite
-                   end and keep the iterate, which holds both ends. */
-                sigma -= side * wn;
-                res->shift = sigma;
+                if (!near) {
+                    /* Both ends at distance ~wn from sigma and x mixes them: move the
+                       shift past the opposite end and keep the iterate. */
+                    if (res->iters == p->max_iter)
+                        break;
+                    sigma -= side * wn;
+                    res->phases++;
+                    res->shift = sigma;
+                    phase_it = 0;
+                }
+                /* near and on the wanted side: phase 1 is about to converge; go on. */
             }
         }
 

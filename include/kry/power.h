@@ -12,8 +12,8 @@
 
    Convergence: resid <= max(tol |lambda|, floor). A stalled lambda is never taken as
    convergence. The floor is params.atol, or by default the attainable accuracy
-   16 sqrt(N) eps (|A|_est + |s|), N the global dimension and |A|_est the largest |A x| seen,
-   so that an eigenvalue at or near 0 (where the relative test alone can never be met)
+   16 sqrt(N) eps (|A|_est + |s|), N the global dimension and |A|_est the largest |A x|
+   seen, so that an eigenvalue at or near 0 (where the relative test alone can never be met)
    still converges once its residual reaches rounding level.
    The rate is |lambda_2 - s| / |lambda_1 - s| per iteration, lambda_1 the eigenvalue
    farthest from s and lambda_2 the next one.
@@ -23,10 +23,10 @@
    - KRY_CONVERGED_INVARIANT: (A - s I) x == 0 exactly: x spans an invariant subspace and
      lambda = s is an exact eigenvalue (for the zero operator, lambda = 0). The run
      cannot leave that subspace: for LA/SA the eigenvalue need not be the wanted end.
-   - KRY_STOPPED_MAXIT: params.max_iter matvecs were spent first. This is what happens
-     when the dominant eigenvalue is not unique in magnitude with opposite signs
-     (lambda_1 = -lambda_2) in LM mode: the iterate then oscillates between the two
-     eigenvectors and never converges.
+   - KRY_STOPPED_MAXIT: params.max_iter matvecs were spent first. In LM mode this is
+     the fate of a spectrum whose two farthest eigenvalues lie on opposite sides of s at
+     the same distance (lambda_1 = -lambda_2 when s = 0): the iterate swings between the
+     two eigenvectors and never converges. (LA and SA resolve this case, see below.)
    Power iteration converges to the dominant eigenpair of the part of the spectrum the
    start vector sees; a start vector that is exactly some eigenvector converges at once
    (one matvec) to that eigenpair, dominant or not.
@@ -41,13 +41,16 @@
      the wanted end and the run is done. Otherwise mu is the *opposite* end of the
      spectrum; the next phase restarts from the start vector with s = mu, where every
      eigenvalue of A - mu I has the same sign and the farthest one is the wanted end.
-     When the two ends have (nearly) equal distance from s, phase 1 cannot converge;
-     this is detected from the two-step residual |(A - sI)^2 x - rho x| (rho = |(A - sI)x|^2,
-     free from consecutive products): once that is below tol rho while the one-step
-     residual is still large, the next phase continues from the current iterate with
-     s moved past the opposite end by sqrt(rho) (s - sqrt(rho) for LA, s + sqrt(rho) for
-     SA). The phase count and the final shift are reported in the result; lambda, resid
-     and the history always refer to A itself.
+     When the two ends are (nearly) equally far from s, phase 1 converges slowly or
+     not at all (the iterate swings between them). Phase 1 therefore also watches the
+     two-step residual |(A - sI)^2 x - rho x|, rho = |(A - sI) x|^2, which consecutive
+     products give for free. Once it is below tol rho while the one-step residual is
+     still above sqrt(tol) |theta| (theta = lambda - s), the iterate mixes both ends: the
+     next phase keeps it and moves the shift past the opposite end, to s - sqrt(rho) for
+     LA (s + sqrt(rho) for SA). If the one-step residual is already below that and theta
+     is on the wrong side, the next phase starts at once with s = lambda as above.
+     The phase count and the final shift are reported in the result; lambda, resid and
+     the history always refer to A itself.
    A good explicit shift near the opposite end (e.g. a lower bound of the spectrum for
    LA) makes LA/SA finish in one phase.
 
@@ -55,8 +58,9 @@
    KRY_ERANGE (n does not fit a BLAS int, or |v0| overflows), KRY_EDIM (workspace made
    for another n or a smaller max_iter), and those of the operator: KRY_ECALLBACK
    (matvec or reduction callback failed), KRY_ENONFINITE (NaN/Inf from the operator or
-   in v0); the run stops at the first error. With params.fail_if_not_converged set, a run that stops with
-   KRY_STOPPED_MAXIT returns KRY_EUNSUPPORTED (see the field) with every output filled.
+   in v0); the run stops at the first error. With params.fail_if_not_converged set, a run
+   that stops with KRY_STOPPED_MAXIT returns KRY_EUNSUPPORTED (see the field) with every
+   output filled.
 
    Inner products go through op->space (distributed-ready); random start vectors use the
    global index, so they do not depend on the process layout. */
@@ -126,12 +130,12 @@ KRY_API size_t kry_power_ws_bytes(size_t n, size_t max_iter);
 /* Outcome of a run. Filled on KRY_OK; after an error it holds the progress made before
    the failure (matvecs counts every matvec that was started). */
 typedef struct kry_power_result {
-    double lambda;     /* eigenvalue estimate of A (Rayleigh quotient of the final v) */
-    double resid;      /* |A v - lambda v| for the final v (absolute, computed, not bounded) */
-    size_t iters;      /* iterations over all phases (== matvecs) */
-    size_t matvecs;    /* operator applications */
-    size_t phases;     /* power-iteration phases run (1 for LM; 1 or more for LA/SA) */
-    double shift;      /* shift s of the final phase (the iterated operator was A - s I) */
+    double lambda;  /* eigenvalue estimate of A (Rayleigh quotient of the final v) */
+    double resid;   /* |A v - lambda v| for the final v (absolute, computed, not bounded) */
+    size_t iters;   /* iterations over all phases (== matvecs) */
+    size_t matvecs; /* operator applications */
+    size_t phases;  /* power-iteration phases run (1 for LM; 1 or more for LA/SA) */
+    double shift;   /* shift s of the final phase (the iterated operator was A - s I) */
     kry_reason reason; /* KRY_CONVERGED_TOL, KRY_CONVERGED_INVARIANT or KRY_STOPPED_MAXIT */
 } kry_power_result;
 
