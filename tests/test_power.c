@@ -6,6 +6,7 @@
 #include <float.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -568,6 +569,127 @@ START_TEST(test_deflation_la_sa)
 }
 END_TEST
 
+/* Two "ranks" as threads, each holding half of a diagonal operator; the reduction hook
+   sums their partial values through a barrier. Both ranks must agree with each other
+   exactly and with the serial run to rounding. */
+typedef struct team {
+    pthread_barrier_t bar;
+    double part[2][16];
+} team;
+
+typedef struct rank_ctx {
+    team *t;
+    int rank;
+    size_t n_local;
+    const double *d_local;
+    kry_space space;
+    double lam[2], resid[2], V[2 * 32];
+    size_t iters;
+    kry_status st, dst;
+} rank_ctx;
+
+static int team_allreduce(void *ctx, double *buf, size_t count)
+{
+    rank_ctx *r = ctx;
+    if (count > 16)
+        return 1;
+    memcpy(r->t->part[r->rank], buf, count * sizeof *buf);
+    pthread_barrier_wait(&r->t->bar);
+    for (size_t i = 0; i < count; ++i)
+        buf[i] = r->t->part[0][i] + r->t->part[1][i]; /* same order on both ranks */
+    pthread_barrier_wait(&r->t->bar);
+    return 0;
+}
+
+static int rank_matvec(void *ctx, const double *restrict x, double *restrict y)
+{
+    rank_ctx *r = ctx;
+    for (size_t i = 0; i < r->n_local; ++i)
+        y[i] = r->d_local[i] * x[i];
+    return 0;
+}
+
+static void *rank_main(void *arg)
+{
+    rank_ctx *r = arg;
+    kry_operator op;
+    kry_power_result res;
+    kry_deflation_result dres;
+    double v[32];
+    memset(&op, 0, sizeof op);
+    op.n = r->n_local;
+    op.matvec = rank_matvec;
+    op.ctx = r;
+    op.space = &r->space;
+    kry_power_ws *ws = kry_power_ws_alloc(r->n_local, 0);
+    kry_deflation_ws *dws = kry_deflation_ws_alloc(r->n_local, 2, 0);
+    r->st = kry_power_run(&op, NULL, NULL, ws, v, &res);
+    r->lam[0] = res.lambda;
+    r->iters = res.iters;
+    r->dst = kry_deflation_run(&op, 2, NULL, dws, r->lam, r->V, r->n_local, r->resid, NULL,
+                               &dres);
+    kry_power_ws_free(ws);
+    kry_deflation_ws_free(dws);
+    return NULL;
+}
+
+START_TEST(test_two_ranks)
+{
+    const size_t n = 64, half = 32;
+    double d[64], v[64], lam[2], V[128], rs[2];
+    gap_spectrum(n, d);
+    d[1] = 7.75;
+    d[40] = 5.05;
+    test_diag td = make_diag(n, d);
+    kry_operator op = test_diag_op(&td);
+    kry_power_ws *ws = kry_power_ws_alloc(n, 0);
+    kry_deflation_ws *dws = kry_deflation_ws_alloc(n, 2, 0);
+    kry_power_result res;
+    kry_deflation_result dres;
+    ck_assert_int_eq(kry_power_run(&op, NULL, NULL, ws, v, &res), KRY_OK);
+    ck_assert_int_eq(kry_deflation_run(&op, 2, NULL, dws, lam, V, n, rs, NULL, &dres),
+                     KRY_OK);
+
+    team t;
+    rank_ctx rk[2];
+    pthread_t th[2];
+    pthread_barrier_init(&t.bar, NULL, 2);
+    for (int r = 0; r < 2; ++r) {
+        memset(&rk[r], 0, sizeof rk[r]);
+        rk[r].t = &t;
+        rk[r].rank = r;
+        rk[r].n_local = half;
+        rk[r].d_local = d + (size_t)r * half;
+        rk[r].space.allreduce = team_allreduce;
+        rk[r].space.ctx = &rk[r];
+        rk[r].space.offset = (uint64_t)r * half;
+        rk[r].space.n_global = n;
+        ck_assert_int_eq(pthread_create(&th[r], NULL, rank_main, &rk[r]), 0);
+    }
+    for (int r = 0; r < 2; ++r)
+        pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&t.bar);
+
+    for (int r = 0; r < 2; ++r) {
+        ck_assert_int_eq(rk[r].st, KRY_OK);
+        ck_assert_int_eq(rk[r].dst, KRY_OK);
+        ck_assert_close(rk[r].lam[0], 10.0, 1e-12);
+        ck_assert_close(rk[r].lam[1], 7.75, 1e-12);
+        ck_assert(rk[r].resid[0] <= 2e-7 && rk[r].resid[1] <= 2e-8 * 7.75);
+        ck_assert_msg(rk[r].iters + 1 >= res.iters && rk[r].iters <= res.iters + 1,
+                      "iters %zu vs serial %zu", rk[r].iters, res.iters);
+        /* The local block of each distributed vector matches the serial vector. */
+        for (size_t j = 0; j < 2; ++j)
+            for (size_t i = 0; i < half; ++i)
+                ck_assert(fabs(rk[r].V[j * half + i] - V[j * n + r * half + i]) <= 1e-7);
+    }
+    ck_assert(rk[0].lam[0] == rk[1].lam[0] && rk[0].lam[1] == rk[1].lam[1]);
+    kry_power_ws_free(ws);
+    kry_deflation_ws_free(dws);
+    free(td.d);
+}
+END_TEST
+
 /* ------------------------------------------------------------------- args ---- */
 
 START_TEST(test_args_power)
@@ -643,6 +765,18 @@ START_TEST(test_args_power)
     v0[3] = INFINITY;
     ck_assert_int_eq(kry_power_run(&op, v0, &p, ws, v, &res), KRY_ENONFINITE);
     ck_assert_uint_eq(t.matvecs, before);
+
+    /* |v0| overflowing the distributed sum of squares. */
+    size_t calls = 0;
+    kry_space sp;
+    memset(&sp, 0, sizeof sp);
+    sp.allreduce = counting_allreduce;
+    sp.ctx = &calls;
+    bad = op;
+    bad.space = &sp;
+    for (size_t i = 0; i < n; ++i)
+        v0[i] = 3.1e200;
+    ck_assert_int_eq(kry_power_run(&bad, v0, &p, ws, v, &res), KRY_ERANGE);
 
     ck_assert_int_eq(kry_power_history(NULL, NULL, NULL, NULL), KRY_EINVAL);
     kry_power_ws_free(ws);
@@ -1056,6 +1190,7 @@ static Suite *power_suite(void)
     tcase_add_test(core, test_shift);
     tcase_add_test(core, test_start_and_seed);
     tcase_add_test(core, test_space_reduction);
+    tcase_add_test(core, test_two_ranks);
     tcase_add_test(core, test_deflation_diag);
     tcase_add_test(core, test_deflation_dense);
     tcase_add_test(core, test_deflation_la_sa);
