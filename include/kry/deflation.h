@@ -36,7 +36,7 @@
    (from the operator or its space's reduction; the run stops at once and returns it,
    outputs for the pairs before the failing one are filled). With
    params.power.fail_if_not_converged set, a run in which some pair did not converge
-   returns KRY_EUNSUPPORTED after filling every output. */
+   returns KRY_ENOTCONV after filling every output. */
 #ifndef KRY_DEFLATION_H
 #define KRY_DEFLATION_H
 

@@ -59,7 +59,7 @@
    for another n or a smaller max_iter), and those of the operator: KRY_ECALLBACK
    (matvec or reduction callback failed), KRY_ENONFINITE (NaN/Inf from the operator or
    in v0); the run stops at the first error. With params.fail_if_not_converged set, a run
-   that stops with KRY_STOPPED_MAXIT returns KRY_EUNSUPPORTED (see the field) with every
+   that stops with KRY_STOPPED_MAXIT returns KRY_ENOTCONV with every
    output filled.
 
    Inner products go through op->space (distributed-ready); random start vectors use the
@@ -101,8 +101,7 @@ typedef struct kry_power_params {
                               NaN or Inf: KRY_EINVAL */
     uint64_t seed;         /* random start vector when v0 == NULL; default 0x5eed */
     int fail_if_not_converged; /* nonzero: a run ending with KRY_STOPPED_MAXIT returns
-                              KRY_EUNSUPPORTED ("could not serve the request within the
-                              budget") instead of KRY_OK; all outputs are still filled.
+                              KRY_ENOTCONV instead of KRY_OK; all outputs are still filled.
                               Default 0 (STYLE.md row 4) */
 } kry_power_params;
 
