@@ -147,8 +147,12 @@ static int read_line(reader *r, kry_status *st)
     if (c == EOF) {
         if (ferror(r->f)) {
             int e = errno;
-            *st = set_err(r->err, r->name, 0, KRY_EIO, "read error after line %zu: %s",
-                          r->line, errno_text(e).s);
+            if (r->line == 0)
+                *st = set_err(r->err, r->name, 0, KRY_EIO, "cannot read: %s",
+                              errno_text(e).s);
+            else
+                *st = set_err(r->err, r->name, 0, KRY_EIO, "read error after line %zu: %s",
+                              r->line, errno_text(e).s);
             return -1;
         }
         r->eof = 1;
