@@ -92,7 +92,8 @@ enum {
 /* Flags for kry_csr_from_triplets. */
 enum {
     /* Each off-diagonal triplet (i, j, v) is also stored at (j, i): give one triangle of a
-       symmetric matrix. The matrix must be square (KRY_EDIM otherwise). */
+       symmetric matrix. The matrix must be square (KRY_EDIM otherwise). Giving both
+       (i, j) and (j, i) stores their sum at both places, like any other duplicate. */
     KRY_CSR_MIRROR = 1u
 };
 
@@ -196,7 +197,8 @@ KRY_API KRY_NODISCARD kry_status kry_mtx_read_array_stream(FILE *f, const char *
    target's directory ("PATH.kry-tmp-PID-K"), which is flushed, synced and renamed over
    path only when everything succeeded: on any failure the temporary file is removed
    and an existing file at path is left untouched. The new file's permissions follow
-   the process umask (as for fopen), not those of a file it replaces.
+   the process umask (as for fopen), not those of a file it replaces; a symbolic link at
+   path is replaced by the new file, not followed.
    err may be NULL; on failure it names path and the failing step with strerror text.
    Errors: KRY_EINVAL (NULL path or a, m or n 0, lda < m), KRY_ERANGE (m or n beyond
    UINT32_MAX), KRY_ENONFINITE (a NaN or Inf value; nothing is written), KRY_EIO,
