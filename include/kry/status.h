@@ -21,7 +21,7 @@ typedef enum kry_status {
     KRY_ECALLBACK,    /* a user callback (matvec, gradient, reduction) returned nonzero */
     KRY_ENONFINITE,   /* a NaN or Inf appeared in an input or in an operator's output */
     KRY_ELAPACK,      /* a LAPACK routine reported failure (info != 0) */
-    KRY_ERANGE,       /* a size exceeds what the BLAS/LAPACK integer type can hold */
+    KRY_ERANGE,       /* a size exceeds a supported limit (BLAS/LAPACK int, 32-bit index) */
     KRY_EUNSUPPORTED, /* valid request this object cannot serve (e.g. no param_vjp) */
     KRY_EIO,          /* a file could not be opened, read or written */
     KRY_EFORMAT,      /* malformed input file (see the accompanying error detail) */
