@@ -242,10 +242,14 @@ kry_status kry_ritz_pairs(const kry_lanczos_ws *lws, kry_ritz_ws *rws, size_t k,
         if (which == KRY_WHICH_BE) {
             for (size_t i = 0; i < k; ++i)
                 perm[i] = i % 2 == 0 ? c - 1 - i / 2 : i / 2;
-        } else { /* LM: merge from both ends of the ascending candidates */
+        } else {
+            /* LM: merge from both ends of the ascending candidates. Magnitudes equal to
+               rounding (64 eps) count as a tie, which the larger (positive) one wins,
+               so +-lambda come out in a fixed order. */
             size_t lo = 0, hi = c - 1;
             for (size_t i = 0; i < k; ++i) {
-                if (fabs(w[lo]) > fabs(w[hi]))
+                double alo = fabs(w[lo]), ahi = fabs(w[hi]);
+                if (alo - ahi > 64.0 * DBL_EPSILON * alo)
                     perm[i] = lo++;
                 else
                     perm[i] = hi--;
@@ -395,24 +399,33 @@ kry_status kry_ritz_true_residuals(const kry_operator *op, size_t k, const doubl
 
 /* ---- The unrestarted eigensolver ---- */
 
-/* After a restart (T split, newest block [b0, m) with b0 > 0): have the extreme Ritz
-   values of the newest block at the wanted end(s) converged? An empty newest block
-   (a fresh vector not yet used) has not. */
+/* Has the newest block of T settled? Blocks are split where beta_i <= split |T|
+   (|T| the Gershgorin bound of T_m; split = 0: exact zeros only, i.e. continued
+   breakdowns). When the newest block is not the first, its extreme Ritz value(s) at
+   the wanted end(s) must have converged: the block was started from a fresh vector and
+   has then confirmed that the rest of the space holds nothing better. When beta_{m-1}
+   itself is below the split, the next vector starts a new block that has not run yet:
+   not settled. */
 static kry_status newest_block_settled(const kry_lanczos_ws *lws, kry_ritz_ws *rws,
-                                       kry_which which, double tol, int *ok)
+                                       kry_which which, double tol, double split, int *ok)
 {
     const size_t m = kry_lanczos_steps(lws);
     const double *alpha = kry_lanczos_alpha(lws), *beta = kry_lanczos_beta(lws);
+    double gersh = 0.0;
+    for (size_t i = 0; i < m; ++i) {
+        double r = fabs(alpha[i]) + fabs(beta[i]) + (i > 0 ? fabs(beta[i - 1]) : 0.0);
+        gersh = fmax(gersh, r);
+    }
+    const double cut = split * gersh;
+    *ok = 0;
+    if (beta[m - 1] <= cut)
+        return KRY_OK;
     size_t b0 = m - 1;
-    while (b0 > 0 && beta[b0 - 1] != 0.0)
+    while (b0 > 0 && beta[b0 - 1] > cut)
         --b0;
     *ok = 1;
     if (b0 == 0)
         return KRY_OK;
-    if (beta[m - 1] == 0.0) { /* the newest block has not started */
-        *ok = 0;
-        return KRY_OK;
-    }
     const size_t p = m - b0;
     int ends[2] = {which != KRY_WHICH_SA, which != KRY_WHICH_LA}; /* top, bottom */
     double val[2] = {0.0, 0.0}, last[2] = {0.0, 0.0};
@@ -502,7 +515,8 @@ kry_status kry_lanczos_eigs(const kry_operator *op, size_t k, kry_which which, d
                 all &= rws->conv[i];
             if (all) {
                 int settled;
-                st = newest_block_settled(lws, rws, which, tol, &settled);
+                st = newest_block_settled(lws, rws, which, tol, user_continue ? tol : 0.0,
+                                          &settled);
                 if (st != KRY_OK)
                     goto done;
                 if (settled) {

@@ -29,7 +29,8 @@ extern "C" {
 typedef enum kry_which {
     KRY_WHICH_LA = 0, /* largest algebraic; returned in descending order */
     KRY_WHICH_SA,     /* smallest algebraic; ascending */
-    KRY_WHICH_LM,     /* largest magnitude; |theta| descending, ties: larger theta first */
+    KRY_WHICH_LM,     /* largest magnitude; |theta| descending; ties (|theta| equal to
+                         64 eps relative) go to the larger theta first */
     KRY_WHICH_BE,     /* both ends: ceil(k/2) from the top, floor(k/2) from the bottom,
                          alternating largest, smallest, 2nd largest, 2nd smallest, ... */
     KRY_WHICH_COUNT   /* number of choices; not a choice */
@@ -135,8 +136,15 @@ typedef struct kry_eigs_result {
    converged once the extreme Ritz value(s) of the newest block at the wanted end(s)
    (LA: top, SA: bottom, LM and BE: both) have converged too, i.e. the new block has
    confirmed that nothing better remains (a heuristic stability test, MATH.md section 3
-   "keep going until the wanted set is stable"). Without continue_on_breakdown a
-   breakdown with at least k pairs stops the run with KRY_CONVERGED_INVARIANT.
+   "keep going until the wanted set is stable"). With continue_on_breakdown, a
+   near-breakdown counts as a block boundary for this test: beta_j <= tol |T| (every
+   Ritz pair converged at once, but above the breakdown threshold) also makes the run
+   go on, the next basis vector being orthogonalised rounding noise, i.e. a fresh
+   direction. Without continue_on_breakdown a breakdown with at least k pairs stops the
+   run with KRY_CONVERGED_INVARIANT. Multiple eigenvalues are thus found when the
+   Krylov space is exhausted before convergence (small problems, or v0 in a small
+   invariant subspace); otherwise one copy is returned, and the restarted driver is
+   needed to find the others.
 
    Outputs as in kry_ritz_pairs (theta required; vecs/bound/converged may be NULL);
    res may be NULL. lws and rws must have a capacity of at least the step budget; lws
