@@ -14,6 +14,8 @@
 #include "kry/problems.h"
 #include "kry/power.h"
 #include "kry/deflation.h"
+#include "kry/lanczos.h"
+#include "kry/ritz.h"
 #include "kry/mlp.h"
 
 #endif /* KRY_KRY_H */
