@@ -10,7 +10,8 @@
    OpenBLAS runs single-threaded (openblas_set_num_threads(1)); SLEPc/PETSc and ARPACK
    reach the same libopenblas through libblas.so.3 on Debian, so the setting covers them.
 
-   Usage: eigs_compare [--reps N] [--problems ID,ID,...] [--seed S] [--help]
+   Usage: eigs_compare [--reps N] [--rep-limit S] [--problems ID,ID,...] [--seed S]
+                       [--native-start] [--matvec stencil|csr] [--help]
    The last line of the output is one JSON object with every figure. */
 #include <cblas.h>
 #include <math.h>
@@ -146,8 +147,10 @@ static double median(double *x, int n)
 
 #define MAX_REPS 15
 
+/* Runs s on p reps times; stops repeating once a run took longer than rep_limit
+   seconds (rep_limit <= 0: no limit), since such runs are long against timer noise. */
 static void run_solver(const solver_entry *s, const bench_problem *p, int reps,
-                       run_summary *out)
+                       double rep_limit, run_summary *out)
 {
     double wall[MAX_REPS], mv[MAX_REPS], outside[MAX_REPS];
     bench_result r;
@@ -174,6 +177,8 @@ static void run_solver(const solver_entry *s, const bench_problem *p, int reps,
         if (r.matvecs > out->matvecs_max)
             out->matvecs_max = r.matvecs;
         out->reps = rep + 1;
+        if (rep_limit > 0 && r.wall_s > rep_limit)
+            break;
     }
     if (out->status == BENCH_RUN_OK) {
         out->wall_med = median(wall, out->reps);
@@ -195,7 +200,7 @@ static void print_header(void)
            "outside s", "out%", "nconv", "max rel err", "missed", "true resid");
 }
 
-static void print_row(const solver_entry *s, const run_summary *u)
+static void print_row(const solver_entry *s, const run_summary *u, int reps)
 {
     if (u->status == BENCH_RUN_UNAVAILABLE) {
         printf("  %s: (%s)\n", s->label, u->first.note);
@@ -213,6 +218,8 @@ static void print_row(const solver_entry *s, const run_summary *u)
     printf("  %-22s   %s", "", r->note);
     if (u->matvecs_min != u->matvecs_max)
         printf("; MATVECS VARY over repetitions: %zu..%zu", u->matvecs_min, u->matvecs_max);
+    if (u->reps < reps)
+        printf("; %d run(s) only (--rep-limit)", u->reps);
     printf("\n");
     if (r->missed > 0) {
         printf("  %-22s   missed:", "");
@@ -392,10 +399,12 @@ static int check_targets(const bench_problem *p, const run_summary *u, sbuf *js)
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: eigs_compare [--reps N] [--problems ID,ID,...] [--seed S]\n"
-            "                    [--native-start]\n"
+            "usage: eigs_compare [--reps N] [--rep-limit S] [--problems ID,ID,...]\n"
+            "                    [--seed S] [--native-start] [--matvec stencil|csr]\n"
             "  --reps N       repetitions per solver; wall times are medians\n"
             "                 (default 3, max %d)\n"
+            "  --rep-limit S  no further repetitions after a run longer than S seconds\n"
+            "                 (default 20; 0: always --reps)\n"
             "  --problems L   comma-separated problem ids (default: all of",
             MAX_REPS);
     size_t np;
@@ -406,6 +415,8 @@ static void usage(FILE *f)
                "  --seed S       seed of the common start vector (default 1)\n"
                "  --native-start every solver draws its own default start vector instead\n"
                "                 of the common one (SLEPc's, ARPACK's random vectors)\n"
+               "  --matvec M     stencil (default): fused 5-point / diagonal loop;\n"
+               "                 csr: general CSR product on the assembled matrix\n"
                "The last output line is a JSON object with all figures.\n");
 }
 
@@ -428,7 +439,8 @@ static int wanted(const char *list, const char *id)
 
 int main(int argc, char **argv)
 {
-    int reps = 3, native_start = 0;
+    int reps = 3, native_start = 0, use_csr = 0;
+    double rep_limit = 20.0;
     unsigned long long seed = 1;
     const char *plist = NULL;
     for (int i = 1; i < argc; ++i) {
@@ -447,6 +459,22 @@ int main(int argc, char **argv)
             seed = strtoull(argv[++i], &end, 10);
             if (*end != '\0') {
                 fprintf(stderr, "eigs_compare: bad --seed\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--matvec") == 0 && i + 1 < argc) {
+            ++i;
+            if (strcmp(argv[i], "csr") == 0) {
+                use_csr = 1;
+            } else if (strcmp(argv[i], "stencil") == 0) {
+                use_csr = 0;
+            } else {
+                fprintf(stderr, "eigs_compare: --matvec must be stencil or csr\n");
+                return 2;
+            }
+        } else if (strcmp(argv[i], "--rep-limit") == 0 && i + 1 < argc) {
+            rep_limit = strtod(argv[++i], &end);
+            if (*end != '\0' || !(rep_limit >= 0.0)) {
+                fprintf(stderr, "eigs_compare: bad --rep-limit\n");
                 return 2;
             }
         } else if (strcmp(argv[i], "--native-start") == 0) {
@@ -482,7 +510,10 @@ int main(int argc, char **argv)
     else
         printf("start vector: kry_rng_fill_normal(seed=%llu, stream=KRY_RNG_STREAM_START) "
                "for every solver; ", seed);
-    printf("%d repetition(s), median wall times\n", reps);
+    printf("%d repetition(s) (fewer after a run > %g s), median wall times\n", reps,
+           rep_limit);
+    printf("matvec: %s\n", use_csr ? "CSR product on the assembled matrix (--matvec csr)"
+                                   : "fused 5-point stencil / diagonal loop");
     printf("errors: |computed - nearest analytic eigenvalue| / ||A||; missed: wanted "
            "analytic values (with multiplicity) matched by no returned value within "
            "%.0e ||A||; true resid: ||Ax - theta x|| / (||x|| max(|theta|, "
@@ -521,11 +552,11 @@ int main(int argc, char **argv)
         return 4;
     }
     sb_printf(&js, "{\"bench\":\"eigs_compare\",\"issue\":3,\"openblas_threads\":%d,"
-                   "\"seed\":%llu,\"native_start\":%s,\"reps\":%d,\"match_tol\":%g,"
-                   "\"slepc\":%s,\"arpack\":%s,"
+                   "\"seed\":%llu,\"native_start\":%s,\"matvec\":\"%s\",\"reps\":%d,"
+                   "\"rep_limit_s\":%g,\"match_tol\":%g,\"slepc\":%s,\"arpack\":%s,"
                    "\"problems\":[",
-              openblas_get_num_threads(), seed, native_start ? "true" : "false", reps,
-              BENCH_MATCH_TOL,
+              openblas_get_num_threads(), seed, native_start ? "true" : "false",
+              use_csr ? "csr" : "stencil", reps, rep_limit, BENCH_MATCH_TOL,
               have_slepc ? "true" : "false", have_arpack ? "true" : "false");
     int first_problem = 1;
     for (size_t ip = 0; ip < np; ++ip) {
@@ -539,14 +570,20 @@ int main(int argc, char **argv)
             continue;
         }
         p.native_start = native_start;
+        if (use_csr && bench_problem_use_csr(&p) != 0) {
+            fprintf(stderr, "eigs_compare: %s: cannot assemble CSR\n", p.id);
+            bench_problem_free(&p);
+            exit_code = 4;
+            continue;
+        }
         printf("\n== %s  %s  n=%zu  k=%zu %s  tol=%.0e  ||A||=%.6g  wanted: %.10g .. "
                "%.10g\n", p.id, p.spec, p.n, p.k, which_str(p.which), p.tol, p.norm,
                p.wanted[0], p.wanted[p.k - 1]);
         print_header();
         fflush(stdout);
         for (int s = 0; s < S_COUNT; ++s) {
-            run_solver(&solvers[s], &p, reps, &all[ip][s]);
-            print_row(&solvers[s], &all[ip][s]);
+            run_solver(&solvers[s], &p, reps, rep_limit, &all[ip][s]);
+            print_row(&solvers[s], &all[ip][s], reps);
             fflush(stdout);
         }
 

@@ -183,7 +183,62 @@ void bench_problem_free(bench_problem *p)
     free(p->eigs);
     free(p->wanted);
     free(p->v0);
+    free(p->csr_rowptr);
+    free(p->csr_col);
+    free(p->csr_val);
     memset(p, 0, sizeof *p);
+}
+
+int bench_problem_use_csr(bench_problem *p)
+{
+    if (p->csr_rowptr != NULL)
+        return 0;
+    if (p->n > UINT32_MAX)
+        return -1;
+    size_t cap = p->kind == BENCH_DIAG ? p->n : 5 * p->n;
+    size_t *rowptr = malloc((p->n + 1) * sizeof *rowptr);
+    uint32_t *col = malloc(cap * sizeof *col);
+    double *val = malloc(cap * sizeof *val);
+    if (rowptr == NULL || col == NULL || val == NULL) {
+        free(rowptr);
+        free(col);
+        free(val);
+        return -1;
+    }
+    size_t nz = 0;
+    rowptr[0] = 0;
+    for (size_t r = 0; r < p->n; ++r) {
+        if (p->kind == BENCH_DIAG) {
+            col[nz] = (uint32_t)r;
+            val[nz++] = p->d[r];
+        } else {
+            /* Columns in increasing order: up, left, centre, right, down. */
+            const size_t N = p->grid_n, i = r / N, j = r % N;
+            if (i > 0) {
+                col[nz] = (uint32_t)(r - N);
+                val[nz++] = -1.0;
+            }
+            if (j > 0) {
+                col[nz] = (uint32_t)(r - 1);
+                val[nz++] = -1.0;
+            }
+            col[nz] = (uint32_t)r;
+            val[nz++] = 4.0;
+            if (j + 1 < N) {
+                col[nz] = (uint32_t)(r + 1);
+                val[nz++] = -1.0;
+            }
+            if (i + 1 < p->grid_m) {
+                col[nz] = (uint32_t)(r + N);
+                val[nz++] = -1.0;
+            }
+        }
+        rowptr[r + 1] = nz;
+    }
+    p->csr_rowptr = rowptr;
+    p->csr_col = col;
+    p->csr_val = val;
+    return 0;
 }
 
 /* 5-point stencil, one grid row at a time; interior rows in one fused pass. */
@@ -220,7 +275,17 @@ static void laplace2d_apply(size_t M, size_t N, const double *restrict x,
 
 void bench_matvec(const bench_problem *p, const double *restrict x, double *restrict y)
 {
-    if (p->kind == BENCH_DIAG) {
+    if (p->csr_rowptr != NULL) {
+        const size_t *restrict rp = p->csr_rowptr;
+        const uint32_t *restrict ci = p->csr_col;
+        const double *restrict v = p->csr_val;
+        for (size_t i = 0; i < p->n; ++i) {
+            double s = 0.0;
+            for (size_t k = rp[i]; k < rp[i + 1]; ++k)
+                s += v[k] * x[ci[k]];
+            y[i] = s;
+        }
+    } else if (p->kind == BENCH_DIAG) {
         const double *restrict d = p->d;
         for (size_t i = 0; i < p->n; ++i)
             y[i] = d[i] * x[i];

@@ -62,6 +62,11 @@ typedef struct bench_problem {
     double *v0;      /* common start vector, length n, not normalised (owned) */
     int native_start; /* nonzero: solvers ignore v0 and draw their own default start
                          vector (to reproduce figures quoted from default runs) */
+    /* CSR copy of A (both triangles), set by bench_problem_use_csr; when present,
+       bench_matvec uses it instead of the stencil / diagonal loop (owned). */
+    size_t *csr_rowptr;
+    uint32_t *csr_col;
+    double *csr_val;
 } bench_problem;
 
 /* The standard problem list of issue 3 (P1, P3, P4 with LA, then their SA variants).
@@ -73,6 +78,12 @@ const bench_problem_def *bench_problem_defs(size_t *count);
    returns -1, leaves *p freed and writes a one-line message to err (if errlen > 0). */
 int bench_problem_init(bench_problem *p, const bench_problem_def *def, uint64_t seed,
                        char *err, size_t errlen);
+
+/* Switches p's matvec to a general CSR product on an assembled copy of A (row pointers
+   size_t, column indices uint32_t, values double: about 12 bytes per entry), the cost a
+   user with a sparse matrix pays, instead of the fused stencil / diagonal loop. Same
+   matrix, same spectrum. Returns 0, or -1 when out of memory or n > UINT32_MAX. */
+int bench_problem_use_csr(bench_problem *p);
 
 /* Releases what bench_problem_init allocated and zeroes *p. NULL-safe. */
 void bench_problem_free(bench_problem *p);

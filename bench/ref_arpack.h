@@ -16,7 +16,8 @@ extern "C" {
    (info = 1; with p->native_start, info = 0: ARPACK's own random vector, whose seed
    ARPACK keeps across calls, so repeated runs differ). Timed: workspace allocation +
    the reverse-communication loop + dseupd with eigenvectors (rvec = 1). Eigenvalues are
-   stored in wanted order (LA descending, SA ascending). Returns BENCH_RUN_OK or BENCH_RUN_FAILED (note says why). */
+   stored in wanted order (LA descending, SA ascending). Returns BENCH_RUN_OK or
+   BENCH_RUN_FAILED (note says why). */
 int ref_arpack_run(const bench_problem *p, size_t ncv, bench_result *r);
 
 #ifdef __cplusplus
