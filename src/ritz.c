@@ -444,6 +444,26 @@ static kry_status newest_block_settled(const kry_lanczos_ws *lws, kry_ritz_ws *r
     return KRY_OK;
 }
 
+/* Steps until the next convergence check of kry_lanczos_eigs. A check costs O(m k)
+   (bisection and inverse iteration on T_m, ~1 ms at m = 200, k = 10), as much as
+   several steps with a cheap operator, so checks are spaced by extrapolating the
+   convergence rate: with the worst ratio bound/allowed going from r0 (step m0) to r
+   (step m), the remaining steps are predicted as log(r) / rate; the next check comes
+   after half of them, at least 1 and at most max(4, m/8) steps later (so at most ~12%
+   extra steps, or 4). Without a usable rate (first check, no progress), after
+   max(1, m/32). */
+static size_t check_gap(size_t m, size_t m0, double r0, double r)
+{
+    size_t cap = m / 8 > 4 ? m / 8 : 4, dflt = m / 32 > 1 ? m / 32 : 1;
+    if (!(r > 1.0) || !(r0 > r) || m0 == 0 || m0 >= m)
+        return r > 1.0 ? dflt : 1;
+    double rate = log(r0 / r) / (double)(m - m0);
+    double half = 0.5 * log(r) / rate;
+    if (!(half < (double)cap))
+        return cap;
+    return half < 1.0 ? 1 : (size_t)half;
+}
+
 static void eigs_result_fill(const kry_lanczos_ws *lws, kry_eigs_result *res,
                              kry_reason reason, size_t nconv)
 {
@@ -483,7 +503,8 @@ kry_status kry_lanczos_eigs(const kry_operator *op, size_t k, kry_which which, d
 
     kry_status st = KRY_OK;
     kry_reason reason = KRY_RUNNING;
-    size_t last_check = 0, seen_breakdowns = 0, m = 0;
+    size_t next_check = k, seen_breakdowns = 0, m = 0, prev_m = 0;
+    double prev_ratio = 0.0;
     kry_lanczos_result lr;
     for (;;) {
         st = kry_lanczos_step(lws, op);
@@ -505,14 +526,20 @@ kry_status kry_lanczos_eigs(const kry_operator *op, size_t k, kry_which which, d
             break;
         }
         int last = lr.reason != KRY_RUNNING;
-        if (m >= k && (m <= 32 || m - last_check >= m / 32 || last)) {
-            last_check = m;
+        if (m >= k && (m >= next_check || last)) {
             st = kry_ritz_pairs(lws, rws, k, which, tol, theta, NULL, 0, rws->bnd, rws->conv);
             if (st != KRY_OK)
                 goto done;
             int all = 1;
-            for (size_t i = 0; i < k; ++i)
+            double ratio = 0.0; /* worst bound / allowed bound (floor ignored) */
+            for (size_t i = 0; i < k; ++i) {
                 all &= rws->conv[i];
+                if (!rws->conv[i])
+                    ratio = fmax(ratio, rws->bnd[i] / (tol * fmax(fabs(theta[i]), DBL_MIN)));
+            }
+            next_check = m + check_gap(m, prev_m, prev_ratio, ratio);
+            prev_m = m;
+            prev_ratio = ratio;
             if (all) {
                 int settled;
                 st = newest_block_settled(lws, rws, which, tol, user_continue ? tol : 0.0,
