@@ -5,8 +5,8 @@
    One step j (q_j is unit length, beta_{-1} = 0):
        w = A q_j;  w -= beta_{j-1} q_{j-1};  alpha_j = q_j^T w;  w -= alpha_j q_j;
        [reorthogonalise w per mode];  beta_j = |w|;  q_{j+1} = w / beta_j.
-   Subtracting beta_{j-1} q_{j-1} before forming alpha_j is Paige's ordering (A(2,7) in
-   Paige 1972); it equals MATH.md's w - alpha_j q_j - beta_{j-1} q_{j-1} in exact
+   Subtracting beta_{j-1} q_{j-1} before forming alpha_j is the ordering Paige (1972)
+   recommends; it equals MATH.md's w - alpha_j q_j - beta_{j-1} q_{j-1} in exact
    arithmetic and is the more stable of the two in floating point.
    w is built directly in column j+1 of Q, so the step needs no extra vector.
 
@@ -28,16 +28,19 @@
      so both vectors the recurrence uses at a later step (q_j, q_{j+1}) are purged: q_j
      was the q_{j+1} of the step before. q_j is not purged again at the re-forming step
      itself; see selective_update for why (measured).
-   - partial (Simon 1984): the omega recurrence, obtained by subtracting the
-     three-term relations of q_j and q_k (A symmetric) with a rounding term:
-         beta_j w_{j+1,k} = beta_k w_{j,k+1} + (alpha_k - alpha_j) w_{j,k}
-                            + beta_{k-1} w_{j,k-1} - beta_{j-1} w_{j-1,k} +- eps1 |A|,
-     with w_{k,k} = 1, w_{j+1,j} = eps1 |A| / beta_j (local orthogonality level) and
+   - partial (Simon 1984): estimates omega_{j+1,k} ~ q_{j+1}^T q_k from the recurrence
+     obtained by subtracting the three-term relations of q_j and q_k (A symmetric),
+     plus a rounding term:
+         beta_j omega_{j+1,k} = beta_k omega_{j,k+1} + (alpha_k - alpha_j) omega_{j,k}
+                                + beta_{k-1} omega_{j,k-1} - beta_{j-1} omega_{j-1,k}
+                                +- eps1 |A|,
+     with omega_{k,k} = 1, omega_{j+1,j} = eps1 |A| / beta_j (the local level) and
      eps1 = sqrt(n) eps (rounding in a matvec, Simon's rule of thumb); the rounding term
-     takes the sign of the rest so the estimate is pessimistic. When max_k |w_{j+1,k}|
-     > partial_tol, w is reorthogonalised against the q_k with |w_{j+1,k}| > partial_eta
-     (CGS over each run of consecutive k), on this step and on the next (against the
-     same k plus any new ones), and the estimates of those k are reset to eps1.
+     takes the sign of the rest so the estimate is pessimistic. When
+     max_k |omega_{j+1,k}| > partial_tol, w is reorthogonalised against the q_k with
+     |omega_{j+1,k}| > partial_eta (CGS over each run of consecutive k), on this step
+     and on the next (against the same k plus any new ones), and the estimates of those
+     k are reset to eps1; the others are rescaled by the change of beta_j.
    - none: nothing.
 
    Breakdown: beta_j <= breakdown_tol * |T|, |T| estimated by the largest column norm of
