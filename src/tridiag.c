@@ -317,7 +317,8 @@ ALWAYS_INLINE int load_range(job *jb)
                 }
             }
             ws->done[b] = 0;
-            if (n == 1) {
+            if (n == 1 || tn == 0.0) {
+                /* 1 x 1 and zero matrices: the eigenvalue is the diagonal entry. */
                 ws->done[b] = -1;
                 ws->lam[b] = ws->d[b];
                 ws->loi[b] = -INFINITY;
@@ -774,8 +775,8 @@ ALWAYS_INLINE void solve_body(job *jb)
             /* The isolating bracket proves a gap on both sides in the common case;
                otherwise count the eigenvalues within the tie distance explicitly. */
             double lam = ws->lam[b], delta = jb->params->tie_tol * ws->tnorm[b];
-            int tie = 0;
-            if (!(lam - ws->loi[b] > delta && ws->hii[b] - lam > delta)) {
+            int tie = ws->tnorm[b] == 0.0; /* a zero matrix: every eigenvalue is 0 */
+            if (!tie && !(lam - ws->loi[b] > delta && ws->hii[b] - lam > delta)) {
                 int64_t c2 = count1(ws, n, b, lam + delta);
                 int64_t c1 = count1(ws, n, b, lam - delta);
                 tie = c2 - c1 >= 2;
