@@ -22,6 +22,7 @@ struct kry_eigmodel {
     double *theta;
     double *dm, *em, *lam, *q; /* batch x n, batch x max(n-1,1), batch, batch x n */
     unsigned char *tied;       /* batch */
+    double *dt;                /* D^T and E^T, p x n and p x (n-1) */
     kry_tridiag_ws *ws;
     kry_tridiag_params tp;
     size_t last_batch; /* batch of the last forward with gradients; 0: none */
@@ -46,9 +47,10 @@ kry_eigmodel *kry_eigmodel_alloc(size_t n, size_t p, size_t k, size_t batch_max)
     m->lam = malloc(sizeof(double) * batch_max);
     m->q = malloc(sizeof(double) * batch_max * n);
     m->tied = malloc(batch_max);
+    m->dt = malloc(sizeof(double) * p * (2 * n));
     m->ws = kry_tridiag_ws_alloc(n, batch_max);
     m->tp = kry_tridiag_params_default();
-    if (!m->theta || !m->dm || !m->em || !m->lam || !m->q || !m->tied || !m->ws) {
+    if (!m->theta || !m->dm || !m->em || !m->lam || !m->q || !m->tied || !m->dt || !m->ws) {
         kry_eigmodel_free(m);
         return NULL;
     }
@@ -65,6 +67,7 @@ void kry_eigmodel_free(kry_eigmodel *m)
     free(m->lam);
     free(m->q);
     free(m->tied);
+    free(m->dt);
     kry_tridiag_ws_free(m->ws);
     free(m);
 }
@@ -118,22 +121,30 @@ kry_status kry_eigmodel_forward(kry_eigmodel *m, size_t batch, const double *X, 
     m->last_batch = 0;
     const size_t n = m->n, p = m->p, ne = n > 1 ? n - 1 : 1;
     const double *D = m->theta, *d0 = D + n * p, *E = d0 + n, *e0 = E + (n - 1) * p;
+    /* Transposed copies of D and E make the inner loops contiguous over i, and zero
+       inputs (common with binary features) are skipped. */
+    double *Dt = m->dt, *Et = m->dt + n * p;
+    for (size_t i = 0; i < n; ++i)
+        for (size_t j = 0; j < p; ++j)
+            Dt[j * n + i] = D[i * p + j];
+    for (size_t i = 0; i + 1 < n; ++i)
+        for (size_t j = 0; j < p; ++j)
+            Et[j * (n - 1) + i] = E[i * p + j];
     for (size_t b = 0; b < batch; ++b) {
         const double *x = X + b * ldx;
         double *db = m->dm + b * n, *eb = m->em + b * ne;
-        for (size_t i = 0; i < n; ++i) {
-            double s = d0[i];
-            const double *Di = D + i * p;
-            for (size_t j = 0; j < p; ++j)
-                s += Di[j] * x[j];
-            db[i] = s;
-        }
-        for (size_t i = 0; i + 1 < n; ++i) {
-            double s = e0[i];
-            const double *Ei = E + i * p;
-            for (size_t j = 0; j < p; ++j)
-                s += Ei[j] * x[j];
-            eb[i] = s;
+        memcpy(db, d0, sizeof(double) * n);
+        if (n > 1)
+            memcpy(eb, e0, sizeof(double) * (n - 1));
+        for (size_t j = 0; j < p; ++j) {
+            double xj = x[j];
+            if (xj == 0.0)
+                continue;
+            const double *Dj = Dt + j * n, *Ej = Et + j * (n - 1);
+            for (size_t i = 0; i < n; ++i)
+                db[i] += Dj[i] * xj;
+            for (size_t i = 0; i + 1 < n; ++i)
+                eb[i] += Ej[i] * xj;
         }
     }
     kry_tridiag_batch B = {n, batch, m->dm, n, n > 1 ? m->em : NULL, ne};

@@ -174,19 +174,6 @@ ALWAYS_INLINE vd guard(vd p) { return sel(vabs(p) < splat(DBL_MIN), splat(-DBL_M
 
 static double guard1(double p) { return fabs(p) < DBL_MIN ? -DBL_MIN : p; }
 
-/* Number of eigenvalues <= x of the scaled matrix in lane b (scalar; rare paths only). */
-static int64_t count1(const kry_tridiag_ws *ws, size_t n, size_t b, double x)
-{
-    size_t bp = ws->bp;
-    double p = guard1(ws->d[b] - x);
-    int64_t c = p <= 0;
-    for (size_t i = 1; i < n; ++i) {
-        p = guard1(ws->d[i * bp + b] - x - ws->e2[(i - 1) * bp + b] / p);
-        c += p <= 0;
-    }
-    return c;
-}
-
 /* ---------------------------------------------------------------- the solver body */
 
 typedef struct job {
@@ -351,10 +338,11 @@ ALWAYS_INLINE int sturm_group(kry_tridiag_ws *ws, size_t n, const size_t *act, i
 {
     const size_t bp = ws->bp, m = n / 2, nb = n - 1 - m;
     const vd one = splat(1.0), zero = splat(0.0), two = splat(2.0);
-    vd x[GMAX], rf[GMAX], df[GMAX], ff[GMAX], rb[GMAX], db[GMAX], fb[GMAX], s[GMAX],
-        h[GMAX];
-    vl c[GMAX];
-    size_t o[GMAX];
+    vd x[GMAX] = {{0}}, rf[GMAX] = {{0}}, df[GMAX] = {{0}}, ff[GMAX] = {{0}},
+       rb[GMAX] = {{0}}, db[GMAX] = {{0}}, fb[GMAX] = {{0}}, s[GMAX] = {{0}},
+       h[GMAX] = {{0}};
+    vl c[GMAX] = {{0}};
+    size_t o[GMAX] = {0};
     _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
         o[g] = act[g] * W;
         x[g] = LD(ws->x + o[g]);
@@ -764,6 +752,24 @@ ALWAYS_INLINE void solve_body(job *jb)
         }
         return;
     }
+    if (jb->tied) {
+        /* Tie test for all lanes at once: two count-only passes at lam +- delta;
+           two or more eigenvalues in (lam - delta, lam + delta] is a tie. */
+        size_t nall = 0;
+        for (size_t v = jb->v0; v < jb->v1; ++v) {
+            act[nall++] = v;
+            ws->needd[v] = 0;
+        }
+        for (size_t b = jb->v0 * W; b < jb->v1 * W; ++b)
+            ws->x[b] = ws->lam[b] + jb->params->tie_tol * ws->tnorm[b];
+        sturm_pass(ws, n, act, nall);
+        memcpy(ws->clo + jb->v0 * W, ws->cnt + jb->v0 * W, (jb->v1 - jb->v0) * W * 8);
+        for (size_t b = jb->v0 * W; b < jb->v1 * W; ++b)
+            ws->x[b] = ws->lam[b] - jb->params->tie_tol * ws->tnorm[b];
+        sturm_pass(ws, n, act, nall);
+        for (size_t b = jb->v0 * W; b < bend; ++b)
+            jb->tied[b] = (unsigned char)(ws->tnorm[b] == 0.0 || ws->clo[b] - ws->cnt[b] >= 2);
+    }
     twisted(ws, n, jb->v0, jb->v1);
     for (size_t b = jb->v0 * W; b < bend; ++b) {
         if (!(isfinite(ws->nrm[b]) && ws->nrm[b] > 0.0))
@@ -771,18 +777,6 @@ ALWAYS_INLINE void solve_body(job *jb)
         double sc = ws->nrm[b], *qb = jb->q + b * jb->ldq;
         for (size_t i = 0; i < n; ++i)
             qb[i] = ws->fz[i * bp + b] * sc;
-        if (jb->tied) {
-            /* The isolating bracket proves a gap on both sides in the common case;
-               otherwise count the eigenvalues within the tie distance explicitly. */
-            double lam = ws->lam[b], delta = jb->params->tie_tol * ws->tnorm[b];
-            int tie = ws->tnorm[b] == 0.0; /* a zero matrix: every eigenvalue is 0 */
-            if (!tie && !(lam - ws->loi[b] > delta && ws->hii[b] - lam > delta)) {
-                int64_t c2 = count1(ws, n, b, lam + delta);
-                int64_t c1 = count1(ws, n, b, lam - delta);
-                tie = c2 - c1 >= 2;
-            }
-            jb->tied[b] = (unsigned char)tie;
-        }
     }
 }
 

@@ -35,7 +35,7 @@ static const char train_usage[] =
     "  --k K              eigenvalue index, 0-based (default dim/2)\n"
     "  --epochs N         epochs (default 100)\n"
     "  --batch N          mini-batch size (default 64)\n"
-    "  --lr X             peak learning rate of the one-cycle schedule (default 0.05)\n"
+    "  --lr X             peak learning rate of the one-cycle schedule (default 0.2)\n"
     "  --optimizer NAME   adam (default) or sgd\n"
     "  --seed N           seed of the split, initialisation and shuffles (default 1)\n"
     "  --patience N       stop after N epochs without validation improvement (default 0:\n"
@@ -247,7 +247,7 @@ int cli_train(int argc, char **argv)
     const char *optname = "adam";
     size_t dim = 9, k = (size_t)-1, epochs = 100, batch = 64, patience = 0, threads = 1;
     uint64_t seed = 1;
-    double lr = 0.05;
+    double lr = 0.2;
     int quiet = 0;
     for (int i = 1; i < argc; ++i) {
         const char *a = argv[i];
