@@ -9,6 +9,7 @@ static const char usage[] =
     "\n"
     "commands:\n"
     "  eigs     extreme eigenpairs of a symmetric matrix (Matrix Market file or built-in)\n"
+    "  train    train an eigenvalue model lambda_k(tridiagonal pencil) on a task\n"
     "\n"
     "Run `kry <command> --help` for the options of a command.\n"
     "\n"
@@ -32,6 +33,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "eigs") == 0)
         return cli_eigs(argc - 1, argv + 1);
+    if (strcmp(cmd, "train") == 0)
+        return cli_train(argc - 1, argv + 1);
     fprintf(stderr, "kry: unknown command '%s' (try `kry --help`)\n", cmd);
     return KRY_EXIT_USAGE;
 }
