@@ -10,6 +10,7 @@ static const char usage[] =
     "commands:\n"
     "  eigs     extreme eigenpairs of a symmetric matrix (Matrix Market file or built-in)\n"
     "  train    train an eigenvalue model lambda_k(tridiagonal pencil) on a task\n"
+    "  hessian  top eigenvalues and trace of an MLP loss Hessian on a real data set\n"
     "\n"
     "Run `kry <command> --help` for the options of a command.\n"
     "\n"
@@ -35,6 +36,8 @@ int main(int argc, char **argv)
         return cli_eigs(argc - 1, argv + 1);
     if (strcmp(cmd, "train") == 0)
         return cli_train(argc - 1, argv + 1);
+    if (strcmp(cmd, "hessian") == 0)
+        return cli_hessian(argc - 1, argv + 1);
     fprintf(stderr, "kry: unknown command '%s' (try `kry --help`)\n", cmd);
     return KRY_EXIT_USAGE;
 }
