@@ -9,7 +9,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kry/lanczos.h"
 #include "kry/mlp.h"
+#include "kry/ritz.h"
 #include "kry/rng.h"
 #include "testops.h"
 
@@ -1228,6 +1230,142 @@ START_TEST(test_one_class_and_one_input)
 }
 END_TEST
 
+/* The foundation's FD-HVP operator over kry_mlp_grad_fn against the exact-HVP operator:
+   central differences with the automatic step are accurate to ~1e-10 relative
+   (MATH.md section 5), and theta is never written. */
+START_TEST(test_fd_hvp_operator_vs_exact)
+{
+    for (int a = 0; a < 2; ++a) {
+        fixture f;
+        if (a == 0)
+            fx_make(&f, 4, S8664, KRY_MLP_TANH, 0.0213, 11, 0, 131);
+        else
+            fx_make_relu(&f, 3, S543, 0.0, 9, 0.02);
+        size_t P = f.P;
+        kry_mlp_batch b;
+        ck_assert_int_eq(kry_mlp_batch_init(&b, f.m, f.X, f.y, f.rows, f.ws), KRY_OK);
+        kry_operator fd, ex;
+        ck_assert_int_eq(kry_operator_hvp_fd(P, kry_mlp_grad_fn, &b, f.theta, NULL, &fd),
+                         KRY_OK);
+        ck_assert_int_eq(kry_operator_mlp_hvp(f.m, f.theta, f.X, f.y, f.rows, f.ws, &ex),
+                         KRY_OK);
+        double *v = dvec(P), *hf = dvec(P), *he = dvec(P), *t0 = dvec(P);
+        memcpy(t0, f.theta, P * sizeof *t0);
+        for (uint64_t s = 0; s < 3; ++s) {
+            rand_vec(P, 140 + s, v);
+            for (size_t i = 0; i < P; ++i)
+                v[i] *= 2.385; /* not of unit length: FD scales by |v| */
+            ck_assert_int_eq(kry_operator_apply(&fd, v, hf), KRY_OK);
+            ck_assert_int_eq(kry_operator_apply(&ex, v, he), KRY_OK);
+            double err = max_abs_diff(P, hf, he) / max_abs(P, he);
+            ck_assert_msg(err <= 1e-8, "act %d: FD-HVP vs exact HVP: relative error %g", a,
+                          err);
+        }
+        ck_assert_mem_eq(t0, f.theta, P * sizeof *t0);
+        size_t grads = 0, hvps = 0;
+        ck_assert_int_eq(kry_hvp_fd_grad_count(&fd, &grads), KRY_OK);
+        ck_assert_int_eq(kry_mlp_hvp_count(&ex, &hvps), KRY_OK);
+        ck_assert_uint_eq(grads, 6); /* central scheme: 2 gradients per product */
+        ck_assert_uint_eq(hvps, 3);
+        ck_assert_uint_eq(b.n_grads, 6);
+        /* v = 0 gives 0 without a gradient. */
+        memset(v, 0, P * sizeof *v);
+        ck_assert_int_eq(kry_operator_apply(&fd, v, hf), KRY_OK);
+        ck_assert_double_eq(max_abs(P, hf), 0.0);
+        kry_operator_destroy(&fd);
+        kry_operator_destroy(&ex);
+        free(v);
+        free(hf);
+        free(he);
+        free(t0);
+        fx_free(&f);
+    }
+}
+END_TEST
+
+/* Digits-like data: rows of 64 "pixels" k/16 (k integer in 0..16) around one of 10
+   class prototypes, the label being the class. */
+static void digits_like(size_t rows, double *X, int *y, uint64_t seed)
+{
+    for (size_t r = 0; r < rows; ++r) {
+        int cls = (int)(kry_rng_u64(seed, KRY_RNG_STREAM_TEST, r) % 10);
+        y[r] = cls;
+        for (size_t j = 0; j < 64; ++j) {
+            double proto = 16.0 * kry_rng_uniform(seed + 1, KRY_RNG_STREAM_TEST,
+                                                  (uint64_t)cls * 64 + j);
+            double noise = 3.0 * kry_rng_normal(seed + 2, KRY_RNG_STREAM_TEST, r * 64 + j);
+            double k = floor(proto + noise + 0.5);
+            X[r * 64 + j] = fmin(16.0, fmax(0.0, k)) / 16.0;
+        }
+    }
+}
+
+/* Lanczos top-10 (exact HVP operator, full reorthogonalisation) against LAPACK on the
+   dense Hessian of a 64-16-10 tanh MLP (P = 1210) on digits-like data, at the initial
+   parameters and after some SGD steps. */
+START_TEST(test_lanczos_top10_vs_lapack_p1210)
+{
+    static const size_t S[] = {64, 16, 10};
+    enum { ROWS = 60, K = 10 };
+    fixture f;
+    fx_make(&f, 3, S, KRY_MLP_TANH, 0.0, ROWS, 0, 151);
+    size_t P = f.P;
+    ck_assert_uint_eq(P, 1210);
+    digits_like(ROWS, f.X, f.y, 152);
+    double *H = dvec(P * P), *w = dvec(P), *theta = dvec(K), *bound = dvec(K);
+    int conv[K];
+    size_t mmax = 200;
+    kry_lanczos_ws *lws = kry_lanczos_ws_alloc_reorth(P, mmax, KRY_REORTH_FULL);
+    kry_ritz_ws *rws = kry_ritz_ws_alloc(mmax);
+    ck_assert_ptr_nonnull(lws);
+    ck_assert_ptr_nonnull(rws);
+    kry_mlp_trainer *tr;
+    kry_mlp_train_params tp = kry_mlp_train_params_default();
+    tp.lr = 0.5;
+    tp.batch = 16;
+    tp.seed = 153;
+    ck_assert_int_eq(kry_mlp_trainer_alloc(f.m, &tp, &tr), KRY_OK);
+    for (int point = 0; point < 2; ++point) {
+        if (point == 1)
+            for (int s = 0; s < 30; ++s)
+                ck_assert_int_eq(kry_mlp_trainer_step(tr, f.theta, f.X, f.y, ROWS, f.ws, NULL),
+                                 KRY_OK);
+        double asym = dense_hessian(&f, H, NULL);
+        ck_assert_msg(asym <= 1e-12, "max|H - H^T| / max|H| = %g", asym);
+        for (size_t i = 0; i < P; ++i)
+            for (size_t j = i + 1; j < P; ++j)
+                H[i * P + j] = H[j * P + i] = 0.5 * (H[i * P + j] + H[j * P + i]);
+        ck_assert_int_eq(test_dsyevr(P, H, w, NULL), 0);
+        kry_operator op;
+        ck_assert_int_eq(kry_operator_mlp_hvp(f.m, f.theta, f.X, f.y, ROWS, f.ws, &op), KRY_OK);
+        kry_lanczos_params lp = kry_lanczos_params_default();
+        lp.max_steps = mmax;
+        lp.seed = 154;
+        kry_eigs_result res;
+        ck_assert_int_eq(kry_lanczos_eigs(&op, K, KRY_WHICH_LA, 1e-10, NULL, &lp, lws, rws,
+                                          theta, NULL, P, bound, conv, &res),
+                         KRY_OK);
+        ck_assert_uint_eq(res.nconv, K);
+        ck_assert_uint_lt(res.matvecs, mmax);
+        for (size_t i = 0; i < K; ++i) {
+            double ref = w[P - 1 - i];
+            ck_assert_msg(fabs(theta[i] - ref) <= 1e-8 * fabs(ref),
+                          "point %d, eigenvalue %zu: Lanczos %.17g vs LAPACK %.17g", point, i,
+                          theta[i], ref);
+        }
+        kry_operator_destroy(&op);
+    }
+    kry_mlp_trainer_free(tr);
+    kry_lanczos_ws_free(lws);
+    kry_ritz_ws_free(rws);
+    free(H);
+    free(w);
+    free(theta);
+    free(bound);
+    fx_free(&f);
+}
+END_TEST
+
 static Suite *mlp_suite(void)
 {
     Suite *s = suite_create("mlp");
@@ -1246,6 +1384,8 @@ static Suite *mlp_suite(void)
     tcase_add_test(core, test_chunking_matches_one_chunk);
     tcase_add_test(core, test_hvp_operator);
     tcase_add_test(core, test_grad_callback);
+    tcase_add_test(core, test_fd_hvp_operator_vs_exact);
+    tcase_add_test(core, test_lanczos_top10_vs_lapack_p1210);
     tcase_add_test(core, test_predict_accuracy);
     tcase_add_test(core, test_sgd_and_adam_updates);
     tcase_add_test(core, test_minibatch_training_decreases_loss);
