@@ -1301,8 +1301,8 @@ static void digits_like(size_t rows, double *X, int *y, uint64_t seed)
 }
 
 /* Lanczos top-10 (exact HVP operator, full reorthogonalisation) against LAPACK on the
-   dense Hessian of a 64-16-10 tanh MLP (P = 1210) on digits-like data, at the initial
-   parameters and after some SGD steps. */
+   dense Hessian of a 64-16-10 tanh MLP (P = 1210) on digits-like data after 30 SGD steps
+   (one point: the dense reference costs two thirds of a second per point). */
 START_TEST(test_lanczos_top10_vs_lapack_p1210)
 {
     static const size_t S[] = {64, 16, 10};
@@ -1325,11 +1325,9 @@ START_TEST(test_lanczos_top10_vs_lapack_p1210)
     tp.batch = 16;
     tp.seed = 153;
     ck_assert_int_eq(kry_mlp_trainer_alloc(f.m, &tp, &tr), KRY_OK);
-    for (int point = 0; point < 2; ++point) {
-        if (point == 1)
-            for (int s = 0; s < 30; ++s)
-                ck_assert_int_eq(kry_mlp_trainer_step(tr, f.theta, f.X, f.y, ROWS, f.ws, NULL),
-                                 KRY_OK);
+    for (int s = 0; s < 30; ++s)
+        ck_assert_int_eq(kry_mlp_trainer_step(tr, f.theta, f.X, f.y, ROWS, f.ws, NULL), KRY_OK);
+    {
         double asym = dense_hessian(&f, H, NULL);
         ck_assert_msg(asym <= 1e-12, "max|H - H^T| / max|H| = %g", asym);
         for (size_t i = 0; i < P; ++i)
@@ -1350,8 +1348,7 @@ START_TEST(test_lanczos_top10_vs_lapack_p1210)
         for (size_t i = 0; i < K; ++i) {
             double ref = w[P - 1 - i];
             ck_assert_msg(fabs(theta[i] - ref) <= 1e-8 * fabs(ref),
-                          "point %d, eigenvalue %zu: Lanczos %.17g vs LAPACK %.17g", point, i,
-                          theta[i], ref);
+                          "eigenvalue %zu: Lanczos %.17g vs LAPACK %.17g", i, theta[i], ref);
         }
         kry_operator_destroy(&op);
     }
