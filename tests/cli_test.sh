@@ -107,5 +107,107 @@ for f in data/bad_*.mtx; do
 done
 expect_exit 3 "missing file exits 3" -- eigs --mtx data/does_not_exist.mtx -k 1
 
+# 7. kry hessian on a small synthetic CSV (no network, no cache): 120 rows, 8 features,
+#    3 classes around fixed prototypes, generated here with a deterministic LCG.
+awk 'BEGIN { s = 12345;
+    for (r = 0; r < 120; r++) {
+        c = r % 3; line = "";
+        for (j = 0; j < 8; j++) {
+            s = (s * 1103515245 + 12345) % 2147483648;
+            x = ((j + c) % 3) - 1 + 0.8 * (s / 2147483648 - 0.5);
+            line = line sprintf("%.6f,", x);
+        }
+        print line c } }' >"$tmp/h.csv"
+json_array() { # json_array FILE OBJECT KEY: the array OBJECT.KEY, one number per line
+    tr -d '\n ' <"$1" | sed "s/.*\"$2\":{\([^}]*\)}.*/\1/" | sed "s/.*\"$3\":\[\([^]]*\)\].*/\1/" |
+        tr ',' '\n' | awk 1
+}
+hopts="--data $tmp/h.csv --hidden 6 --steps 25 --lr 0.3 --batch 16 --hessian-rows 80 -k 4 --quiet"
+if expect_exit 0 "hessian json with --save-params exits 0" -- \
+    hessian $hopts --format json --save-params "$tmp/p.txt"; then
+    cp "$tmp/out" "$tmp/h1.json"
+    keys=$(tr -d '\n ' <"$tmp/h1.json" | grep -o '"[a-z_]*":' | tr -d '":' | sort -u | tr '\n' ' ')
+    for k in before after eigenvalues residuals hvps seconds; do
+        case " $keys" in *" $k "*) ;; *) not_ok "hessian JSON has key $k" "keys: $keys"; continue 2 ;; esac
+    done
+    ok "hessian JSON has before/after with eigenvalues, residuals, hvps, and seconds"
+    [ "$(json_array "$tmp/h1.json" after eigenvalues | wc -l)" -eq 4 ] &&
+        ok "hessian JSON after has 4 eigenvalues" || not_ok "hessian JSON after has 4 eigenvalues"
+    # 8 -> 6 -> 3: P = 6*9 + 3*7 = 75 numbers after the sizes line.
+    if [ "$(head -n 1 "$tmp/p.txt")" = "8 6 3" ] && [ "$(wc -l <"$tmp/p.txt")" -eq 76 ]; then
+        ok "--save-params writes the sizes line and 75 numbers"
+    else
+        not_ok "--save-params writes the sizes line and 75 numbers" "$(head -n 2 "$tmp/p.txt")"
+    fi
+    # Reloading the trained parameters reproduces the trained spectrum bit for bit (%.17g).
+    if expect_exit 0 "hessian --load-params --steps 0 exits 0" -- \
+        hessian --data "$tmp/h.csv" --hessian-rows 80 -k 4 --quiet --steps 0 \
+        --load-params "$tmp/p.txt" --format json; then
+        a=$(json_array "$tmp/h1.json" after eigenvalues | tr '\n' ' ')
+        b=$(json_array "$tmp/out" before eigenvalues | tr '\n' ' ')
+        if [ -n "$a" ] && [ "$a" = "$b" ]; then
+            ok "--save-params then --load-params reproduces the spectrum bit for bit"
+        else
+            not_ok "--save-params then --load-params reproduces the spectrum bit for bit" "$a vs $b"
+        fi
+        grep -q '"after"' "$tmp/out" && not_ok "--steps 0 prints no after object" ||
+            ok "--steps 0 prints no after object"
+    fi
+    # The FD-HVP operator gives the same eigenvalues to ~1e-7.
+    if expect_exit 0 "hessian --hvp fd exits 0" -- hessian $hopts --format json --hvp fd; then
+        paste <(json_array "$tmp/h1.json" after eigenvalues) <(json_array "$tmp/out" after eigenvalues) |
+            awk '{ d = $1 - $2; if (d < 0) d = -d; a = $1 < 0 ? -$1 : $1; if (d > 1e-7 * a) bad++ }
+                 END { exit bad > 0 }' &&
+            ok "--hvp fd eigenvalues match --hvp exact to 1e-7" ||
+            not_ok "--hvp fd eigenvalues match --hvp exact to 1e-7"
+    fi
+fi
+# Trace: for softmax regression (8 features, 3 classes: P = 27) -k 27 gives every
+# eigenvalue, whose sum is the trace; Hutchinson's estimate must lie within 5 standard
+# errors of it.
+if expect_exit 0 "hessian --trace with all eigenvalues exits 0" -- \
+    hessian --data "$tmp/h.csv" --hidden none --steps 10 --hessian-rows 60 -k 27 --tol 1e-10 \
+    --trace --probes 400 --format json --quiet; then
+    sum=$(json_array "$tmp/out" after eigenvalues | awk '{ s += $1 } END { printf "%.17g", s }')
+    tr_est=$(tr -d '\n ' <"$tmp/out" | sed 's/.*"after":{\(.*\)/\1/' | sed 's/.*"trace":\([^,]*\),.*/\1/')
+    tr_se=$(tr -d '\n ' <"$tmp/out" | sed 's/.*"after":{\(.*\)/\1/' | sed 's/.*"trace_stderr":\([^,]*\),.*/\1/')
+    if awk -v s="$sum" -v t="$tr_est" -v e="$tr_se" 'BEGIN { d = s - t; if (d < 0) d = -d;
+        exit !(e > 0 && d <= 5 * e) }'; then
+        ok "Hutchinson trace $tr_est +- $tr_se agrees with the eigenvalue sum $sum"
+    else
+        not_ok "Hutchinson trace agrees with the eigenvalue sum" "$tr_est +- $tr_se vs $sum"
+    fi
+fi
+expect_exit 0 "hessian table output exits 0" -- hessian $hopts --trace --probes 10
+grep -q 'eigenvalue' "$tmp/out" && grep -q 'trace (Hutchinson)' "$tmp/out" &&
+    ok "hessian table shows eigenvalues and the trace" ||
+    not_ok "hessian table shows eigenvalues and the trace" "$(head -c 300 "$tmp/out")"
+expect_exit 1 "hessian with a too small HVP budget exits 1" -- hessian $hopts --max-hvps 5
+# Errors.
+if KRY_DATA_DIR="$tmp/nodata" expect_exit 3 "hessian without the digits data exits 3" -- \
+    hessian --quiet; then
+    grep -q "$tmp/nodata/digits.csv" "$tmp/err" && grep -q 'scripts/fetch-data' "$tmp/err" &&
+        ok "missing digits: the message names the path and the fetch command" ||
+        not_ok "missing digits: the message names the path and the fetch command" "$(cat "$tmp/err")"
+fi
+sed '5s/,[0-9]*$/,1.5/' "$tmp/h.csv" >"$tmp/badlabel.csv"
+expect_exit 3 "hessian with a non-integer label exits 3" -- hessian --data "$tmp/badlabel.csv" --quiet
+grep -q 'badlabel.csv: data row 5' "$tmp/err" && ok "bad label: the message names file and row" ||
+    not_ok "bad label: the message names file and row" "$(cat "$tmp/err")"
+expect_exit 3 "hessian with mismatched --load-params exits 3" -- \
+    hessian --data "$tmp/h.csv" --hidden 5 --load-params "$tmp/p.txt" --quiet
+{ echo "8 6 3"; echo "0.25"; echo "abc"; } >"$tmp/badp.txt"
+expect_exit 3 "hessian with a malformed parameter file exits 3" -- \
+    hessian --data "$tmp/h.csv" --load-params "$tmp/badp.txt" --quiet
+grep -q 'badp.txt:3' "$tmp/err" && ok "malformed parameter file: message names file:line" ||
+    not_ok "malformed parameter file: message names file:line" "$(cat "$tmp/err")"
+expect_exit 2 "hessian --hessian-rows beyond the data exits 2" -- \
+    hessian --data "$tmp/h.csv" --hessian-rows 500 --quiet
+expect_exit 2 "hessian bad --act exits 2" -- hessian --act sigmoid
+expect_exit 2 "hessian bad --hidden exits 2" -- hessian --hidden 16,,16
+expect_exit 2 "hessian bad --hvp exits 2" -- hessian --hvp approx
+expect_exit 2 "hessian -k beyond the parameter count exits 2" -- \
+    hessian --data "$tmp/h.csv" --hidden none -k 28 --quiet
+
 echo "1..$n"
 [ "$fails" -eq 0 ]
