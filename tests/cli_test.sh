@@ -106,6 +106,21 @@ for f in data/bad_*.mtx; do
     fi
 done
 expect_exit 3 "missing file exits 3" -- eigs --mtx data/does_not_exist.mtx -k 1
+# The malformed inputs the foundation issue names, each with the line its message cites.
+for case in bad_banner:1 too_few:6 index_range:4 nan:4 inf:3 nonsquare:2 complex:1 skew:1 \
+    hermitian:1; do
+    f=${case%%:*}.mtx line=${case##*:}
+    if expect_exit 3 "$f exits 3" -- eigs --mtx "data/$f" -k 1 --quiet; then
+        grep -q "^kry eigs: data/$f:$line: " "$tmp/err" && ok "$f message cites $f:$line" ||
+            not_ok "$f message cites $f:$line" "$(cat "$tmp/err")"
+    fi
+done
+if expect_exit 3 "a general matrix that is not symmetric exits 3" -- \
+    eigs --mtx data/notsym.mtx -k 1 --quiet; then
+    grep -q "not symmetric: |a(2,3) - a(3,2)| = 0.25 at (2, 3)" "$tmp/err" &&
+        ok "asymmetry message names the largest asymmetry" ||
+        not_ok "asymmetry message names the largest asymmetry" "$(cat "$tmp/err")"
+fi
 
 echo "1..$n"
 [ "$fails" -eq 0 ]
