@@ -29,6 +29,7 @@
 #define MAX_HIDDEN 16
 #define MAX_LABEL 9999
 #define MAX_CHUNK 4096 /* rows per chunk of the Hessian workspace */
+#define MAX_PARAMS 50000000 /* parameter files describing more are rejected */
 
 static const char hessian_usage[] =
     "usage: kry hessian [options]\n"
@@ -436,6 +437,12 @@ static int load_params(const char *path, size_t *sizes, size_t *ns, double **the
             }
             for (size_t l = 1; l < *ns; ++l)
                 *P += sizes[l] * (sizes[l - 1] + 1);
+            if (*P > MAX_PARAMS) {
+                rc = cli_fail(CMD, KRY_EXIT_DATA,
+                              "%s:%zu: the layer sizes imply %zu parameters (more than %d)",
+                              path, lineno, *P, MAX_PARAMS);
+                goto out;
+            }
             *theta = malloc(*P * sizeof **theta);
             if (*theta == NULL) {
                 rc = cli_fail(CMD, KRY_EXIT_INTERNAL, "out of memory");
@@ -619,6 +626,21 @@ out:
 
 /* ------------------------------------------------------------------ output */
 
+/* Prints s as a JSON string (quotes, backslashes and control characters escaped). */
+static void json_string(const char *s)
+{
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; ++p) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}
+
 static void json_array(const double *x, size_t n)
 {
     putchar('[');
@@ -659,8 +681,10 @@ static void json_analysis(const hopts *o, const char *name, const analysis *a, i
 static void print_json(const hopts *o, const dataset *d, const kry_mlp *m, size_t hrows,
                        const analysis *before, const analysis *after, double seconds)
 {
-    printf("{\n  \"data\": \"%s\",\n  \"rows\": %zu,\n  \"inputs\": %zu,\n  \"classes\": %zu,\n",
-           strcmp(o->data, "digits") == 0 ? "digits" : d->path, d->rows, d->dim, d->classes);
+    printf("{\n  \"data\": ");
+    json_string(strcmp(o->data, "digits") == 0 ? "digits" : d->path);
+    printf(",\n  \"rows\": %zu,\n  \"inputs\": %zu,\n  \"classes\": %zu,\n", d->rows, d->dim,
+           d->classes);
     printf("  \"layers\": [");
     for (size_t l = 0; l <= kry_mlp_n_layers(m); ++l)
         printf("%s%zu", l ? ", " : "", kry_mlp_size(m, l));
@@ -762,7 +786,14 @@ static int plot(const hopts *o, const kry_mlp *m, const analysis *before,
     for (size_t l = 0; l <= kry_mlp_n_layers(m) && len < sizeof arch - 16; ++l)
         len += (size_t)snprintf(arch + len, sizeof arch - len, "%s%zu", l ? "-" : "",
                                 kry_mlp_size(m, l));
-    fprintf(g, "set terminal pngcairo size 900,560\nset output '%s'\n", o->plot);
+    /* In a gnuplot single-quoted string, '' stands for one quote. */
+    fputs("set terminal pngcairo size 900,560\nset output '", g);
+    for (const char *p = o->plot; *p; ++p) {
+        if (*p == '\'')
+            fputc('\'', g);
+        fputc(*p, g);
+    }
+    fputs("'\n", g);
     fprintf(g, "set title 'Hessian top %zu (%s), MLP %s %s on %s'\n", o->k,
             kry_which_name(o->which), arch, o->act == KRY_MLP_TANH ? "tanh" : "relu",
             strcmp(o->data, "digits") == 0 ? "digits" : "data");
