@@ -1,0 +1,168 @@
+/* kry/adjoint.h — gradients through Lanczos: the Lanczos adjoint and the Arnoldi adjoint
+   with re-projection (MATH.md section 7), and the affine operator family
+   A(theta) = sum_i theta_i B_i.
+
+   Forward (kry/lanczos.h): from v, x_0 = v/|v|, K steps give x_0..x_K, alpha[0..K),
+   beta[0..K) with A X_K = X_K T_K + beta_{K-1} x_K e_{K-1}^T. Given cotangents
+   (xbar_0..xbar_K, alpha_bar, beta_bar) of a scalar loss of these outputs, one backward
+   sweep gives the loss's gradient with respect to the operator's parameters theta
+   (through op->param_vjp) and the start vector v. It costs K matvecs and K parameter
+   VJPs, and keeps only O(n) vectors besides the forward basis (plus O(n K^2) flops and a
+   (K+1)^2 matrix for the Arnoldi variant).
+
+   Which adjoint: the Lanczos adjoint differentiates the bare three-term recurrence
+   (reorth none). With full reorthogonalisation the forward pass is an Arnoldi process
+   with an orthonormal basis, and the Arnoldi adjoint with re-projection is its
+   derivative: at step k it enforces X_{0..k+1}^T lambda_k = Hbar[0..k+1, k] (the
+   stationarity conditions of the Hessenberg entries, all zero off the tridiagonal
+   pattern). Both give the same gradient in exact arithmetic; in floating point, use the
+   one matching the forward pass.
+
+   Gradient conventions: theta_bar and v_bar are *accumulated* (+=), so SLQ can sum over
+   probes; zero them first. param_vjp contributions are summed locally: with a
+   distributed space the caller reduces theta_bar across processes if the parameters are
+   shared. Gradients are with respect to symmetric perturbations: for the dense operator,
+   read grad[i*n+j] + grad[j*n+i] as the derivative for the stored entry (i, j), i < j.
+
+   Breakdown: if beta_{K-1} is at breakdown (the forward stopped on an invariant
+   subspace), x_K is not differentiable; the cotangents of x_K and beta_{K-1} are then
+   ignored (the sweep is truncated there). A zero beta_k with k < K-1 (a continued
+   breakdown that split T) is not supported.
+
+   In debug builds (NDEBUG not defined) every step asserts the identities of MATH.md
+   section 7: lambda_k^T x_k = alpha_bar_k and lambda_k^T x_{k+1} = beta_bar_k -
+   lambda_{k+1}^T x_k (Lanczos; up to the measured local loss of orthogonality), and
+   X_{0..k+1}^T lambda_k = Hbar[0..k+1, k] (Arnoldi). */
+#ifndef KRY_ADJOINT_H
+#define KRY_ADJOINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kry/export.h"
+#include "kry/funm.h"
+#include "kry/operator.h"
+#include "kry/status.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The backward recurrence to use. */
+typedef enum kry_adjoint_method {
+    KRY_ADJOINT_LANCZOS = 0, /* bare recurrence (forward with reorth none) */
+    KRY_ADJOINT_ARNOLDI,     /* re-projection (forward with reorth full) */
+    KRY_ADJOINT_METHOD_COUNT
+} kry_adjoint_method;
+
+/* Optional fused product for the backward sweep: u = A(theta) w and
+   grad[0..n_params) += d(w^T A(theta) x)/d(theta), in one call with the operator's ctx.
+   Operators whose parameter VJP shares work with the product (e.g. the affine family,
+   kry_affine_matvec_vjp) make the backward sweep cheaper this way. Return 0 on success;
+   nonzero makes the sweep return KRY_ECALLBACK. */
+typedef int kry_matvec_vjp_fn(void *ctx, const double *restrict w, const double *restrict x,
+                              double *restrict u, double *restrict grad);
+
+/* Parameters of the backward sweep. NULL means the defaults. */
+typedef struct kry_adjoint_params {
+    kry_matvec_vjp_fn *matvec_vjp; /* NULL (default): op->matvec, then op->param_vjp */
+} kry_adjoint_params;
+
+/* The defaults: no fused product. */
+KRY_API kry_adjoint_params kry_adjoint_params_default(void);
+
+/* A forward Lanczos decomposition, as the backward sweep reads it (all referenced). */
+typedef struct kry_adjoint_decomp {
+    size_t steps;        /* K >= 1 */
+    const double *Q;     /* x_0..x_K, n x (K+1) column-major */
+    size_t ldq;          /* >= n */
+    const double *alpha; /* [K] */
+    const double *beta;  /* [K]; beta[K-1] is the residual coefficient */
+    double v_norm;       /* |v| > 0 */
+    int breakdown;       /* nonzero: beta[K-1] is a breakdown (also implied by
+                            beta[K-1] == 0) */
+} kry_adjoint_decomp;
+
+/* Cotangents of the forward outputs. Every pointer may be NULL (zero cotangent).
+   xbar_k = xbar[:, k] + xbar_coef[k] * xbar_dir, the second term letting a rank-one
+   cotangent (f(A) v) be passed without n x (K+1) storage. */
+typedef struct kry_adjoint_cotangent {
+    const double *xbar;      /* n x (K+1) column-major, leading dimension ldxbar */
+    size_t ldxbar;
+    const double *xbar_coef; /* [K+1], used with xbar_dir */
+    const double *xbar_dir;  /* [n] */
+    const double *alpha_bar; /* [K] */
+    const double *beta_bar;  /* [K] */
+} kry_adjoint_cotangent;
+
+/* Workspace of the backward sweep: three vectors of length n, a (K+1)^2 matrix of
+   orthogonality multipliers (Arnoldi) and O(K) scratch. */
+typedef struct kry_adjoint_ws kry_adjoint_ws;
+
+/* Allocates a workspace for operators of (local) dimension n >= 1 and up to max_steps
+   >= 1 steps. Returns NULL on a zero size, size overflow or allocation failure. */
+KRY_API kry_adjoint_ws *kry_adjoint_ws_alloc(size_t n, size_t max_steps);
+
+/* Releases a workspace. NULL is a no-op. */
+KRY_API void kry_adjoint_ws_free(kry_adjoint_ws *ws);
+
+/* Bytes kry_adjoint_ws_alloc(n, max_steps) allocates: (3 n + (K+1)^2 + 4 (K+2))
+   doubles; 0 on overflow. */
+KRY_API size_t kry_adjoint_ws_bytes(size_t n, size_t max_steps);
+
+/* The backward sweep of MATH.md section 7 (method KRY_ADJOINT_LANCZOS) or the Arnoldi
+   adjoint with re-projection (KRY_ADJOINT_ARNOLDI) for the decomposition d of op, with
+   cotangents ct. Accumulates theta_bar[0..op->n_params) += dL/dtheta (if theta_bar !=
+   NULL) and v_bar[0..n) += dL/dv (if v_bar != NULL). Cost: K matvecs and K parameter
+   VJPs (or K fused products), O(n K) vector work (Lanczos) or O(n K^2) (Arnoldi).
+   Errors: KRY_EINVAL (NULL op, d, ct or ws; invalid op; K == 0; v_norm <= 0 or not
+   finite; ldq or ldxbar < n; unknown method; xbar_coef without xbar_dir or the reverse;
+   beta[k] <= 0 for k < K-1 ... see KRY_EUNSUPPORTED), KRY_EDIM (op->n or K exceed the
+   workspace), KRY_ERANGE (n or K above a BLAS int), KRY_EUNSUPPORTED (theta_bar given
+   but op has neither param_vjp nor a fused product; a zero beta_k with k < K-1),
+   KRY_ECALLBACK (matvec, param_vjp, fused product or allreduce failed), KRY_ENONFINITE
+   (a cotangent or the alpha/beta input is not finite, or a product overflowed). */
+KRY_API KRY_NODISCARD kry_status kry_adjoint_backward(const kry_operator *op,
+                                                      const kry_adjoint_decomp *d,
+                                                      const kry_adjoint_cotangent *ct,
+                                                      kry_adjoint_method method,
+                                                      const kry_adjoint_params *params,
+                                                      kry_adjoint_ws *ws,
+                                                      double *theta_bar, double *v_bar);
+
+/* ---- The affine operator family ---- */
+
+/* A(theta) = sum_{i<p} theta_i B_i over symmetric operators B_i of dimension n.
+   terms[i] == NULL stands for the identity I (so theta_0 L + theta_1 I is
+   {&L, NULL}). The term structs are copied, their contexts referenced: they must
+   outlive the operator. theta[0..p) is copied (change it with kry_affine_set_theta).
+   Every non-NULL term must have dimension n and the same space pointer, which the
+   family inherits. matvec: p products (identity terms are an axpy; terms with theta_i
+   == 0 are skipped). param_vjp: parameters theta, grad[i] += w^T B_i u (one product
+   with B_i per term, and a local dot product). Use kry_affine_matvec_vjp as the fused
+   product of the backward sweep to share those products. Keeps one scratch vector:
+   not for concurrent use by several threads.
+   Errors: KRY_EINVAL (NULL out or terms, n == 0, p == 0, an invalid term, a term of
+   another dimension or space), KRY_ENONFINITE (theta not finite), KRY_ERANGE (n above
+   a BLAS int), KRY_ENOMEM. */
+KRY_API KRY_NODISCARD kry_status kry_operator_affine(size_t n, size_t p,
+                                                     const kry_operator *const *terms,
+                                                     const double *theta,
+                                                     kry_operator *out);
+
+/* Sets theta[0..p) of an affine operator from kry_operator_affine.
+   Errors: KRY_EINVAL (op not an affine operator, NULL theta), KRY_ENONFINITE. */
+KRY_API KRY_NODISCARD kry_status kry_affine_set_theta(kry_operator *op,
+                                                      const double *theta);
+
+/* The fused product of an affine operator (pass op->ctx): u = A(theta) w and
+   grad[i] += x^T B_i w (= w^T B_i x, the B_i being symmetric), each B_i w formed once.
+   Returns nonzero when a term's matvec fails. */
+KRY_API int kry_affine_matvec_vjp(void *ctx, const double *restrict w,
+                                  const double *restrict x, double *restrict u,
+                                  double *restrict grad);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* KRY_ADJOINT_H */

@@ -1,0 +1,388 @@
+/* adjoint.c — adjoint module: the backward sweep through a Lanczos decomposition
+   (MATH.md section 7), in two variants.
+
+   Lanczos adjoint (forward with reorth none), with lambda_K = 0, g = xbar_K:
+       for k = K-1 .. 0:
+           g <- g / beta_k
+           mu_k = beta_bar_k - lambda_{k+1}^T x_k - x_{k+1}^T g
+           nu_k = alpha_bar_k - x_k^T g
+           lambda_k = g + mu_k x_{k+1} + nu_k x_k
+           u_k = A lambda_k;  theta_bar += d(lambda_k^T A(theta) x_k)/d(theta)
+           g <- xbar_k + u_k - alpha_k lambda_k - beta_k lambda_{k+1} + beta_k nu_k x_{k+1}
+       v_bar = (I - x_0 x_0^T) g / |v|.
+   It is the Lagrangian adjoint of the recurrence A x_k = alpha_k x_k + beta_{k-1} x_{k-1}
+   + beta_k x_{k+1} with the local constraints x_k^T x_{k+1} = 0, |x_{k+1}| = 1; the
+   multipliers of the latter are mu_k and nu_k, and beta_k nu_k x_{k+1} is the one that
+   reaches the next equation. The three inner products of a step are formed in one pass
+   over the four vectors and reduced together.
+
+   Arnoldi adjoint with re-projection (forward with reorth full). The forward pass is an
+   Arnoldi process A X = X H + beta_{K-1} x_K e^T with X^T X = I and H = T (the
+   off-pattern Hessenberg entries are rounding-level and dropped, as the forward does).
+   The Lagrangian with multipliers lambda_k for the columns of that relation and c_{ij}
+   for X^T X = I gives, for the equation of x_{k+1} solved for lambda_k,
+       lambda_k = (g + sum_{i<=k+1} c_{k+1,i} x_i) / beta_k,
+   with the c_{k+1,i} fixed by the stationarity of the Hessenberg entries,
+   X_{0..k+1}^T lambda_k = Hbar[0..k+1, k] (Hbar_kk = alpha_bar_k, Hbar_{k+1,k} =
+   beta_bar_k, zero elsewhere). So lambda_k is g / beta_k re-projected:
+       p = X_{0..k+1}^T (g / beta_k),  lambda_k = g / beta_k + X_{0..k+1} (Hbar_col - p),
+   and c_{k+1,i} = beta_k (Hbar_ik - p_i). The equation of x_k then gives
+       g <- xbar_k + A lambda_k - alpha_k lambda_k - beta_k lambda_{k+1}
+            + sum_{l>k} c_{l,k} x_l,
+   the last term using the multipliers of earlier (later-index) steps, kept in a
+   (K+1)^2 matrix. No matrix of lambdas is stored: O(n) vectors besides X, O(n K^2) flops.
+   In exact arithmetic both variants give the same gradient.
+
+   References: Kramer, Moreno-Munoz, Roy & Hauberg, "Gradients of functions of large
+   matrices" (NeurIPS 2024) for both adjoints and the re-projection; Paige 1971. */
+#include <assert.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cblas.h>
+
+#include "internal.h"
+#include "kry/adjoint.h"
+#include "vec.h"
+
+struct kry_adjoint_ws {
+    size_t n, cap;
+    double *block;
+    double *G, *L0, *L1, *Z; /* [n] each: g, lambda_k / lambda_{k+1}, debug scratch */
+    double *C;               /* [(cap+1)^2] multipliers c_{l,i} at C[l + i (cap+1)] */
+    double *p, *dd, *hb, *s; /* [cap+2] each */
+};
+
+kry_adjoint_params kry_adjoint_params_default(void)
+{
+    kry_adjoint_params p = {NULL};
+    return p;
+}
+
+/* Doubles in the block, or 0 on overflow. */
+static size_t ws_doubles(size_t n, size_t m)
+{
+    const size_t lim = SIZE_MAX / sizeof(double) / 8;
+    if (n == 0 || m == 0 || m >= lim / (m + 1) || n > lim / 4)
+        return 0;
+    size_t d = (m + 1) * (m + 1) + 4 * (m + 2);
+    if (d > lim - 4 * n)
+        return 0;
+    return d + 4 * n;
+}
+
+size_t kry_adjoint_ws_bytes(size_t n, size_t max_steps)
+{
+    size_t d = ws_doubles(n, max_steps);
+    return d == 0 ? 0 : d * sizeof(double) + sizeof(kry_adjoint_ws);
+}
+
+kry_adjoint_ws *kry_adjoint_ws_alloc(size_t n, size_t max_steps)
+{
+    size_t d = ws_doubles(n, max_steps);
+    if (d == 0)
+        return NULL;
+    kry_adjoint_ws *ws = calloc(1, sizeof *ws);
+    double *blk = calloc(d, sizeof(double));
+    if (ws == NULL || blk == NULL) {
+        free(ws);
+        free(blk);
+        return NULL;
+    }
+    size_t m = max_steps;
+    ws->n = n;
+    ws->cap = m;
+    ws->block = blk;
+    ws->G = blk;
+    ws->L0 = ws->G + n;
+    ws->L1 = ws->L0 + n;
+    ws->Z = ws->L1 + n;
+    ws->C = ws->Z + n;
+    ws->p = ws->C + (m + 1) * (m + 1);
+    ws->dd = ws->p + (m + 2);
+    ws->hb = ws->dd + (m + 2);
+    ws->s = ws->hb + (m + 2);
+    return ws;
+}
+
+void kry_adjoint_ws_free(kry_adjoint_ws *ws)
+{
+    if (ws == NULL)
+        return;
+    free(ws->block);
+    free(ws);
+}
+
+/* ---- Helpers ---- */
+
+/* u = A lam and, when theta_bar != NULL, theta_bar += d(lam^T A x)/d(theta). */
+static kry_status product(const kry_operator *op, kry_matvec_vjp_fn *fused,
+                          const double *lam, const double *x, double *u, double *theta_bar)
+{
+    if (theta_bar != NULL && fused != NULL) {
+        if (fused(op->ctx, lam, x, u, theta_bar) != 0)
+            return KRY_ECALLBACK;
+        return kry_vec_isfinite(op->n, u) ? KRY_OK : KRY_ENONFINITE;
+    }
+    KRY_TRY(kry_operator_apply(op, lam, u));
+    if (theta_bar != NULL && op->param_vjp(op->ctx, x, lam, theta_bar) != 0)
+        return KRY_ECALLBACK;
+    return KRY_OK;
+}
+
+/* g += xbar_k. */
+static void add_xbar(const kry_adjoint_cotangent *ct, size_t n, size_t k, double *g)
+{
+    if (ct->xbar != NULL)
+        kry_vec_axpy(n, 1.0, ct->xbar + k * ct->ldxbar, g);
+    if (ct->xbar_coef != NULL && ct->xbar_coef[k] != 0.0)
+        kry_vec_axpy(n, ct->xbar_coef[k], ct->xbar_dir, g);
+}
+
+/* out = (x_k^T g, x_{k+1}^T g, lnext^T x_k) in one pass and one reduction (lnext NULL:
+   the third is 0). */
+static kry_status dots3(const kry_space *sp, size_t n, const double *g, const double *xk,
+                        const double *xk1, const double *lnext, double out[3])
+{
+    double a = 0.0, b = 0.0, c = 0.0;
+    if (lnext != NULL) {
+        for (size_t i = 0; i < n; ++i) {
+            a += xk[i] * g[i];
+            b += xk1[i] * g[i];
+            c += lnext[i] * xk[i];
+        }
+    } else {
+        for (size_t i = 0; i < n; ++i) {
+            a += xk[i] * g[i];
+            b += xk1[i] * g[i];
+        }
+    }
+    out[0] = a;
+    out[1] = b;
+    out[2] = c;
+    return kry_vec_reduce(sp, out, 3);
+}
+
+#ifndef NDEBUG
+/* Debug self-check of the Lanczos step identities (MATH.md section 7):
+   lambda^T x_k = alpha_bar_k and lambda^T x_{k+1} = beta_bar_k - lambda_{k+1}^T x_k, each
+   up to the terms the measured local loss of orthogonality (x_k^T x_{k+1}, |x|^2 - 1)
+   predicts, so the check holds for any basis and catches arithmetic mistakes only. */
+static void check_lanczos_step(const kry_space *sp, size_t n, const double *lam,
+                               const double *xk, const double *xk1, double gnorm_scaled,
+                               double mu, double nu, double abar, double bbar, double a3,
+                               int trunc)
+{
+    double l0, l1, c, nk, nk1, ln;
+    if (kry_vec_dot(sp, n, lam, xk, &l0) != KRY_OK ||
+        kry_vec_dot(sp, n, lam, xk1, &l1) != KRY_OK ||
+        kry_vec_dot(sp, n, xk, xk1, &c) != KRY_OK ||
+        kry_vec_dot(sp, n, xk, xk, &nk) != KRY_OK ||
+        kry_vec_dot(sp, n, xk1, xk1, &nk1) != KRY_OK || kry_vec_nrm2(sp, n, lam, &ln) != KRY_OK)
+        return;
+    double scale = gnorm_scaled + fabs(mu) + fabs(nu) + fabs(abar) + fabs(bbar) +
+                   fabs(a3) + ln;
+    double tol = (1e-10 + 64.0 * (double)n * DBL_EPSILON) * scale + DBL_MIN;
+    double d0 = l0 - abar - (mu * c + nu * (nk - 1.0));
+    assert(fabs(d0) <= tol && "Lanczos adjoint: lambda_k^T x_k != alpha_bar_k");
+    if (!trunc) {
+        double d1 = l1 - (bbar - a3) - (mu * (nk1 - 1.0) + nu * c);
+        assert(fabs(d1) <= tol &&
+               "Lanczos adjoint: lambda_k^T x_{k+1} != beta_bar_k - lambda_{k+1}^T x_k");
+        (void)d1;
+    }
+    (void)d0;
+}
+#endif
+
+/* ---- The sweeps ---- */
+
+static kry_status sweep_lanczos(const kry_operator *op, const kry_adjoint_decomp *d,
+                                const kry_adjoint_cotangent *ct, kry_matvec_vjp_fn *fused,
+                                kry_adjoint_ws *ws, int bd, double *theta_bar)
+{
+    const kry_space *sp = op->space;
+    const size_t n = op->n, K = d->steps, ld = d->ldq;
+    double *G = ws->G, *Lcur = ws->L0, *Lnext = NULL;
+
+    memset(G, 0, n * sizeof(double));
+    if (!bd)
+        add_xbar(ct, n, K, G);
+    for (size_t k = K; k-- > 0;) {
+        const double *xk = d->Q + k * ld, *xk1 = d->Q + (k + 1) * ld;
+        const int trunc = bd && k == K - 1;
+        const double binv = trunc ? 0.0 : 1.0 / d->beta[k];
+        const double abar = ct->alpha_bar != NULL ? ct->alpha_bar[k] : 0.0;
+        const double bbar = ct->beta_bar != NULL ? ct->beta_bar[k] : 0.0;
+        double dt[3];
+        KRY_TRY(dots3(sp, n, G, xk, xk1, Lnext, dt));
+        const double mu = trunc ? 0.0 : bbar - dt[2] - dt[1] * binv;
+        const double nu = abar - dt[0] * binv;
+        for (size_t i = 0; i < n; ++i)
+            Lcur[i] = G[i] * binv + mu * xk1[i] + nu * xk[i];
+#ifndef NDEBUG
+        {
+            double gn = 0.0;
+            if (kry_vec_nrm2(sp, n, G, &gn) == KRY_OK)
+                check_lanczos_step(sp, n, Lcur, xk, xk1, gn * binv, mu, nu, abar, bbar,
+                                   dt[2], trunc);
+        }
+#endif
+        KRY_TRY(product(op, fused, Lcur, xk, G, theta_bar));
+        /* g <- xbar_k + A lambda_k - alpha_k lambda_k - beta_k lambda_{k+1}
+                + beta_k nu_k x_{k+1}; at a truncated last step beta_{K-1} counts as 0. */
+        const double a = d->alpha[k];
+        const double bk = trunc ? 0.0 : d->beta[k];
+        const double bn = bk * nu;
+        if (Lnext != NULL) {
+            for (size_t i = 0; i < n; ++i)
+                G[i] += bn * xk1[i] - a * Lcur[i] - bk * Lnext[i];
+        } else {
+            for (size_t i = 0; i < n; ++i)
+                G[i] += bn * xk1[i] - a * Lcur[i];
+        }
+        add_xbar(ct, n, k, G);
+        Lnext = Lcur;
+        Lcur = Lcur == ws->L0 ? ws->L1 : ws->L0;
+    }
+    return KRY_OK;
+}
+
+#ifndef NDEBUG
+/* Debug self-check of the re-projection: X^T lambda = Hbar_col up to (X^T X - I) dd,
+   measured directly, so the check holds for any basis. Z holds lambda - g/beta. */
+static void check_arnoldi_step(const kry_space *sp, size_t n, size_t cols, const double *X,
+                               size_t ld, const double *lam, double *Z, const double *G,
+                               double binv, const double *dd, const double *hb, double *q,
+                               double *s)
+{
+    for (size_t i = 0; i < n; ++i)
+        Z[i] = lam[i] - binv * G[i];
+    if (kry_vec_gemv_t(sp, n, cols, X, ld, lam, q) != KRY_OK ||
+        kry_vec_gemv_t(sp, n, cols, X, ld, Z, s) != KRY_OK)
+        return;
+    double ln = 0.0, gn = 0.0;
+    if (kry_vec_nrm2(sp, n, lam, &ln) != KRY_OK || kry_vec_nrm2(sp, n, G, &gn) != KRY_OK)
+        return;
+    double scale = ln + gn * binv;
+    for (size_t i = 0; i < cols; ++i)
+        scale += fabs(dd[i]) + fabs(hb[i]);
+    double tol = (1e-10 + 64.0 * (double)n * DBL_EPSILON) * scale + DBL_MIN;
+    for (size_t i = 0; i < cols; ++i) {
+        double defect = q[i] - hb[i] - (s[i] - dd[i]);
+        assert(fabs(defect) <= tol && "Arnoldi adjoint: X^T lambda_k != Hbar[:, k]");
+        (void)defect;
+    }
+}
+#endif
+
+static kry_status sweep_arnoldi(const kry_operator *op, const kry_adjoint_decomp *d,
+                                const kry_adjoint_cotangent *ct, kry_matvec_vjp_fn *fused,
+                                kry_adjoint_ws *ws, int bd, double *theta_bar)
+{
+    const kry_space *sp = op->space;
+    const size_t n = op->n, K = d->steps, ld = d->ldq, K1 = K + 1;
+    const double *X = d->Q;
+    double *G = ws->G, *Lcur = ws->L0, *Lnext = NULL, *C = ws->C;
+
+    memset(C, 0, K1 * K1 * sizeof(double));
+    memset(G, 0, n * sizeof(double));
+    if (!bd)
+        add_xbar(ct, n, K, G);
+    for (size_t k = K; k-- > 0;) {
+        const int trunc = bd && k == K - 1;
+        const size_t cols = trunc ? k + 1 : k + 2; /* project on x_0 .. x_{cols-1} */
+        const double binv = trunc ? 0.0 : 1.0 / d->beta[k];
+        for (size_t i = 0; i < n; ++i)
+            Lcur[i] = G[i] * binv;
+        KRY_TRY(kry_vec_gemv_t(sp, n, cols, X, ld, Lcur, ws->p));
+        memset(ws->hb, 0, cols * sizeof(double));
+        ws->hb[k] = ct->alpha_bar != NULL ? ct->alpha_bar[k] : 0.0;
+        if (!trunc)
+            ws->hb[k + 1] = ct->beta_bar != NULL ? ct->beta_bar[k] : 0.0;
+        for (size_t i = 0; i < cols; ++i)
+            ws->dd[i] = ws->hb[i] - ws->p[i];
+        kry_vec_gemv_n(n, cols, 1.0, X, ld, ws->dd, Lcur);
+        if (!trunc)
+            for (size_t i = 0; i <= k; ++i)
+                C[(k + 1) + i * K1] = d->beta[k] * ws->dd[i];
+#ifndef NDEBUG
+        check_arnoldi_step(sp, n, cols, X, ld, Lcur, ws->Z, G, binv, ws->dd, ws->hb,
+                           ws->s, ws->p);
+#endif
+        KRY_TRY(product(op, fused, Lcur, X + k * ld, G, theta_bar));
+        const double a = d->alpha[k];
+        if (Lnext != NULL) {
+            const double bk = d->beta[k];
+            for (size_t i = 0; i < n; ++i)
+                G[i] -= a * Lcur[i] + bk * Lnext[i];
+        } else {
+            kry_vec_axpy(n, -a, Lcur, G);
+        }
+        /* + sum_{l=k+1}^{last} c_{l,k} x_l, with x_K excluded after a breakdown. */
+        const size_t last = bd ? K - 1 : K;
+        if (last > k)
+            kry_vec_gemv_n(n, last - k, 1.0, X + (k + 1) * ld, ld, C + k * K1 + k + 1, G);
+        add_xbar(ct, n, k, G);
+        Lnext = Lcur;
+        Lcur = Lcur == ws->L0 ? ws->L1 : ws->L0;
+    }
+    return KRY_OK;
+}
+
+/* ---- Entry point ---- */
+
+static int all_finite(size_t n, const double *x) { return x == NULL || kry_vec_isfinite(n, x); }
+
+kry_status kry_adjoint_backward(const kry_operator *op, const kry_adjoint_decomp *d,
+                                const kry_adjoint_cotangent *ct, kry_adjoint_method method,
+                                const kry_adjoint_params *params, kry_adjoint_ws *ws,
+                                double *theta_bar, double *v_bar)
+{
+    KRY_TRY(kry_operator_check(op));
+    KRY_REQUIRE(d != NULL && ct != NULL && ws != NULL, KRY_EINVAL);
+    KRY_REQUIRE((int)method >= 0 && method < KRY_ADJOINT_METHOD_COUNT, KRY_EINVAL);
+    const size_t n = op->n, K = d->steps;
+    KRY_REQUIRE(K >= 1 && d->Q != NULL && d->alpha != NULL && d->beta != NULL, KRY_EINVAL);
+    KRY_REQUIRE(d->ldq >= n, KRY_EINVAL);
+    KRY_REQUIRE(isfinite(d->v_norm) && d->v_norm > 0.0, KRY_EINVAL);
+    KRY_REQUIRE((ct->xbar_coef == NULL) == (ct->xbar_dir == NULL), KRY_EINVAL);
+    KRY_REQUIRE(ct->xbar == NULL || ct->ldxbar >= n, KRY_EINVAL);
+    KRY_REQUIRE(n == ws->n && K <= ws->cap, KRY_EDIM);
+    KRY_REQUIRE(kry_fits_blas_int(n) && kry_fits_blas_int(K + 2), KRY_ERANGE);
+    kry_adjoint_params pp = params != NULL ? *params : kry_adjoint_params_default();
+    KRY_REQUIRE(theta_bar == NULL || pp.matvec_vjp != NULL || op->param_vjp != NULL,
+                KRY_EUNSUPPORTED);
+    KRY_REQUIRE(kry_vec_isfinite(K, d->alpha) && kry_vec_isfinite(K, d->beta),
+                KRY_ENONFINITE);
+    for (size_t k = 0; k < K; ++k)
+        KRY_REQUIRE(d->beta[k] >= 0.0, KRY_EINVAL);
+    for (size_t k = 0; k + 1 < K; ++k)
+        KRY_REQUIRE(d->beta[k] > 0.0, KRY_EUNSUPPORTED);
+    KRY_REQUIRE(all_finite(K, ct->alpha_bar) && all_finite(K, ct->beta_bar) &&
+                    all_finite(K + 1, ct->xbar_coef) && all_finite(n, ct->xbar_dir),
+                KRY_ENONFINITE);
+    if (ct->xbar != NULL)
+        for (size_t k = 0; k <= K; ++k)
+            KRY_REQUIRE(kry_vec_isfinite(n, ct->xbar + k * ct->ldxbar), KRY_ENONFINITE);
+    const int bd = d->breakdown || d->beta[K - 1] == 0.0;
+
+    if (method == KRY_ADJOINT_LANCZOS)
+        KRY_TRY(sweep_lanczos(op, d, ct, pp.matvec_vjp, ws, bd, theta_bar));
+    else
+        KRY_TRY(sweep_arnoldi(op, d, ct, pp.matvec_vjp, ws, bd, theta_bar));
+
+    KRY_REQUIRE(kry_vec_isfinite(n, ws->G), KRY_ENONFINITE);
+    if (v_bar != NULL) {
+        /* v_bar += (I - x_0 x_0^T) g / |v|. */
+        double c;
+        KRY_TRY(kry_vec_dot(op->space, n, d->Q, ws->G, &c));
+        const double s = 1.0 / d->v_norm;
+        for (size_t i = 0; i < n; ++i)
+            v_bar[i] += s * (ws->G[i] - c * d->Q[i]);
+    }
+    return KRY_OK;
+}

@@ -1,0 +1,270 @@
+/* test_adjoint.c — the Lanczos and Arnoldi adjoints (kry/adjoint.h) and the affine
+   operator family. References: central finite differences of the forward pass (MATH.md
+   section 7 recipe), the dense Daleckii-Krein gradient from LAPACK eigenpairs, naive
+   loops for the affine family. */
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kry/adjoint.h"
+#include "kry/funm.h"
+#include "kry/operator.h"
+#include "kry/rng.h"
+#include "testops.h"
+
+/* ---------------------------------------------------------------- helpers ---- */
+
+static double *vec_alloc(size_t n)
+{
+    double *x = calloc(n ? n : 1, sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    return x;
+}
+
+static double *randvec(size_t n, uint64_t seed)
+{
+    double *x = vec_alloc(n);
+    kry_rng_fill_normal(seed, KRY_RNG_STREAM_TEST, 0, n, x);
+    return x;
+}
+
+static double dotn(size_t n, const double *x, const double *y)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; ++i)
+        s += x[i] * y[i];
+    return s;
+}
+
+/* Random symmetric perturbation direction E (row-major). */
+static double *rand_sym(size_t n, uint64_t seed)
+{
+    double *e = vec_alloc(n * n);
+    for (size_t i = 0; i < n; ++i)
+        for (size_t j = i; j < n; ++j)
+            e[i * n + j] = e[j * n + i] =
+                kry_rng_normal(seed, KRY_RNG_STREAM_USER, (uint64_t)(i * n + j));
+    return e;
+}
+
+/* A test-local forward Lanczos on a dense row-major matrix (naive loops): bare
+   recurrence (full == 0) or with two classical Gram-Schmidt passes against all previous
+   vectors (full != 0). Q is n x (K+1) column-major. Returns the number of steps done
+   (K unless beta reaches exactly 0). */
+static size_t forward(size_t n, const double *A, const double *v, size_t K, int full,
+                      double *Q, double *alpha, double *beta, double *vnorm)
+{
+    double nv = sqrt(dotn(n, v, v));
+    *vnorm = nv;
+    for (size_t i = 0; i < n; ++i)
+        Q[i] = v[i] / nv;
+    double *w = vec_alloc(n), *h = vec_alloc(K + 1);
+    for (size_t k = 0; k < K; ++k) {
+        const double *x = Q + k * n;
+        for (size_t i = 0; i < n; ++i)
+            w[i] = dotn(n, A + i * n, x);
+        double a = dotn(n, x, w);
+        for (size_t i = 0; i < n; ++i)
+            w[i] -= a * x[i] + (k > 0 ? beta[k - 1] * Q[(k - 1) * n + i] : 0.0);
+        if (full) {
+            for (int pass = 0; pass < 2; ++pass) {
+                for (size_t j = 0; j <= k; ++j)
+                    h[j] = dotn(n, Q + j * n, w);
+                for (size_t j = 0; j <= k; ++j)
+                    for (size_t i = 0; i < n; ++i)
+                        w[i] -= h[j] * Q[j * n + i];
+                a += h[k];
+            }
+        }
+        double b = sqrt(dotn(n, w, w));
+        alpha[k] = a;
+        beta[k] = b;
+        for (size_t i = 0; i < n; ++i)
+            Q[(k + 1) * n + i] = b > 0.0 ? w[i] / b : 0.0;
+        if (b == 0.0) {
+            free(w);
+            free(h);
+            return k + 1;
+        }
+    }
+    free(w);
+    free(h);
+    return K;
+}
+
+/* Random cotangents on every output. */
+typedef struct cots {
+    double *xbar, *abar, *bbar; /* n x (K+1), K, K */
+} cots;
+
+static cots make_cots(size_t n, size_t K, uint64_t seed)
+{
+    cots c;
+    c.xbar = vec_alloc(n * (K + 1));
+    c.abar = vec_alloc(K);
+    c.bbar = vec_alloc(K);
+    kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER + 1, 0, n * (K + 1), c.xbar);
+    kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER + 2, 0, K, c.abar);
+    kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER + 3, 0, K, c.bbar);
+    return c;
+}
+
+static void free_cots(cots *c)
+{
+    free(c->xbar);
+    free(c->abar);
+    free(c->bbar);
+}
+
+/* loss = sum <xbar_k, x_k> + sum abar alpha + sum bbar beta of the forward pass. */
+static double loss_of(size_t n, const double *A, const double *v, size_t K, int full,
+                      const cots *c)
+{
+    double *Q = vec_alloc(n * (K + 1)), *al = vec_alloc(K), *be = vec_alloc(K), vn;
+    size_t got = forward(n, A, v, K, full, Q, al, be, &vn);
+    ck_assert_uint_eq(got, K);
+    double s = dotn(n * (K + 1), c->xbar, Q) + dotn(K, c->abar, al) + dotn(K, c->bbar, be);
+    free(Q);
+    free(al);
+    free(be);
+    return s;
+}
+
+/* Gradient of the loss by the adjoint: theta_bar (n*n) and v_bar (n). */
+static void adjoint_grad(size_t n, const double *A, const double *v, size_t K, int full,
+                         const cots *c, kry_adjoint_method method, double *tbar,
+                         double *vbar)
+{
+    double *Q = vec_alloc(n * (K + 1)), *al = vec_alloc(K), *be = vec_alloc(K), vn;
+    ck_assert_uint_eq(forward(n, A, v, K, full, Q, al, be, &vn), K);
+    kry_operator op;
+    ck_assert_int_eq(kry_operator_dense(n, A, n, &op), KRY_OK);
+    kry_adjoint_ws *ws = kry_adjoint_ws_alloc(n, K);
+    ck_assert_ptr_nonnull(ws);
+    kry_adjoint_decomp d = {K, Q, n, al, be, vn, 0};
+    kry_adjoint_cotangent ct = {c->xbar, n, NULL, NULL, c->abar, c->bbar};
+    memset(tbar, 0, n * n * sizeof(double));
+    memset(vbar, 0, n * sizeof(double));
+    ck_assert_int_eq(kry_adjoint_backward(&op, &d, &ct, method, NULL, ws, tbar, vbar),
+                     KRY_OK);
+    kry_adjoint_ws_free(ws);
+    kry_operator_destroy(&op);
+    free(Q);
+    free(al);
+    free(be);
+}
+
+/* dir <- dir/|dir| + g/|g| (g symmetrised first when sym: g is then n x n with
+   dim = n*n). */
+static void mix_direction(size_t dim, double *dir, const double *g, int sym)
+{
+    double *gs = vec_alloc(dim);
+    if (sym) {
+        size_t n = (size_t)llround(sqrt((double)dim));
+        for (size_t i = 0; i < n; ++i)
+            for (size_t j = 0; j < n; ++j)
+                gs[i * n + j] = 0.5 * (g[i * n + j] + g[j * n + i]);
+    } else {
+        memcpy(gs, g, dim * sizeof(double));
+    }
+    double nd = sqrt(dotn(dim, dir, dir)), ng = sqrt(dotn(dim, gs, gs));
+    for (size_t i = 0; i < dim; ++i)
+        dir[i] = dir[i] / nd + (ng > 0.0 ? gs[i] / ng : 0.0);
+    free(gs);
+}
+
+/* Central-difference check of <theta_bar, E> and v_bar . e (MATH.md section 7 recipe).
+   Returns the larger relative error. */
+static double fd_check(size_t n, size_t K, int full, kry_adjoint_method method,
+                       uint64_t seed)
+{
+    double *lam = vec_alloc(n);
+    for (size_t i = 0; i < n; ++i)
+        lam[i] = 0.5 + 3.7 * (double)i / (double)n + 0.01 * sin(2.385 * (double)i);
+    double *A = test_random_symmetric(n, lam, seed);
+    double *v = randvec(n, seed + 7);
+    for (size_t i = 0; i < n; ++i)
+        v[i] *= 2.385;
+    cots c = make_cots(n, K, seed);
+    double *tbar = vec_alloc(n * n), *vbar = vec_alloc(n);
+    adjoint_grad(n, A, v, K, full, &c, method, tbar, vbar);
+
+    const double h = 1e-6;
+    /* Directions: a random one plus the gradient itself (both normalised), so the
+       directional derivative is never a near-cancelling sum that FD rounding swamps. */
+    double *E = rand_sym(n, seed + 11), *Ap = vec_alloc(n * n), *Am = vec_alloc(n * n);
+    mix_direction(n * n, E, tbar, 1);
+    for (size_t i = 0; i < n * n; ++i) {
+        Ap[i] = A[i] + h * E[i];
+        Am[i] = A[i] - h * E[i];
+    }
+    double fdA = (loss_of(n, Ap, v, K, full, &c) - loss_of(n, Am, v, K, full, &c)) / (2 * h);
+    double adA = dotn(n * n, tbar, E);
+    double *e = randvec(n, seed + 13), *vp = vec_alloc(n), *vm = vec_alloc(n);
+    mix_direction(n, e, vbar, 0);
+    /* Step relative to |v| (the loss is scale-invariant in v apart from x_0's norm). */
+    const double nv = sqrt(dotn(n, v, v));
+    for (size_t i = 0; i < n; ++i)
+        e[i] *= nv;
+    for (size_t i = 0; i < n; ++i) {
+        vp[i] = v[i] + h * e[i];
+        vm[i] = v[i] - h * e[i];
+    }
+    double fdv = (loss_of(n, A, vp, K, full, &c) - loss_of(n, A, vm, K, full, &c)) / (2 * h);
+    double adv = dotn(n, vbar, e);
+    double rA = fabs(adA - fdA) / fabs(fdA), rv = fabs(adv - fdv) / fabs(fdv);
+    if (getenv("KRY_TEST_VERBOSE")) fprintf(stderr, "n=%zu K=%zu full=%d: A %.3g (%.6g) v %.3g (%.6g)\n", n, K, full, rA, fdA, rv, fdv);
+    free(lam);
+    free(A);
+    free(v);
+    free_cots(&c);
+    free(tbar);
+    free(vbar);
+    free(E);
+    free(Ap);
+    free(Am);
+    free(e);
+    free(vp);
+    free(vm);
+    return fmax(rA, rv);
+}
+
+/* ------------------------------------------------------------------- core ---- */
+
+START_TEST(test_fd_lanczos)
+{
+    /* MATH.md section 7: n = 10-30, K = 4-10 < n, random cotangents everywhere. */
+    static const size_t cases[][2] = {{10, 4}, {17, 7}, {24, 9}, {30, 10}};
+    for (size_t c = 0; c < 4; ++c) {
+        double r = fd_check(cases[c][0], cases[c][1], 0, KRY_ADJOINT_LANCZOS, 100 + c);
+        ck_assert_msg(r <= 1e-8, "n=%zu K=%zu: rel err %g", cases[c][0], cases[c][1], r);
+    }
+}
+END_TEST
+
+START_TEST(test_fd_arnoldi)
+{
+    static const size_t cases[][2] = {{10, 4}, {17, 7}, {24, 9}, {30, 10}};
+    for (size_t c = 0; c < 4; ++c) {
+        double r = fd_check(cases[c][0], cases[c][1], 1, KRY_ADJOINT_ARNOLDI, 200 + c);
+        ck_assert_msg(r <= 1e-8, "n=%zu K=%zu: rel err %g", cases[c][0], cases[c][1], r);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------- suite ---- */
+
+static Suite *adjoint_suite(void)
+{
+    Suite *s = suite_create("adjoint");
+    TCase *core = tcase_create("core");
+    tcase_add_test(core, test_fd_lanczos);
+    tcase_add_test(core, test_fd_arnoldi);
+    suite_add_tcase(s, core);
+    return s;
+}
+
+KRY_CHECK_MAIN(adjoint_suite)
