@@ -2,7 +2,7 @@
 # cli_test.sh KRY — end-to-end checks of the `kry` program, reported as TAP.
 # Reference values are analytic spectra computed here with awk, independent of kry.
 set -u
-KRY=$1
+KRY=$(realpath "$1")
 cd "$(dirname "${BASH_SOURCE[0]}")"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
