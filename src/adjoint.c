@@ -44,6 +44,7 @@
 
 #include <cblas.h>
 
+#include "funm_impl.h"
 #include "internal.h"
 #include "kry/adjoint.h"
 #include "vec.h"
@@ -53,7 +54,8 @@ struct kry_adjoint_ws {
     double *block;
     double *G, *L0, *L1, *Z; /* [n] each: g, lambda_k / lambda_{k+1}, debug scratch */
     double *C;               /* [(cap+1)^2] multipliers c_{l,i} at C[l + i (cap+1)] */
-    double *p, *dd, *hb, *s; /* [cap+2] each */
+    double *p, *dd, *hb, *s; /* [cap+2] each: sweep scratch */
+    double *ab, *bb, *cf;    /* [cap+2] each: alpha_bar, beta_bar, rank-one coefficients */
 };
 
 kry_adjoint_params kry_adjoint_params_default(void)
@@ -68,7 +70,7 @@ static size_t ws_doubles(size_t n, size_t m)
     const size_t lim = SIZE_MAX / sizeof(double) / 8;
     if (n == 0 || m == 0 || m >= lim / (m + 1) || n > lim / 4)
         return 0;
-    size_t d = (m + 1) * (m + 1) + 4 * (m + 2);
+    size_t d = (m + 1) * (m + 1) + 7 * (m + 2);
     if (d > lim - 4 * n)
         return 0;
     return d + 4 * n;
@@ -105,6 +107,9 @@ kry_adjoint_ws *kry_adjoint_ws_alloc(size_t n, size_t max_steps)
     ws->dd = ws->p + (m + 2);
     ws->hb = ws->dd + (m + 2);
     ws->s = ws->hb + (m + 2);
+    ws->ab = ws->s + (m + 2);
+    ws->bb = ws->ab + (m + 2);
+    ws->cf = ws->bb + (m + 2);
     return ws;
 }
 
@@ -385,4 +390,215 @@ kry_status kry_adjoint_backward(const kry_operator *op, const kry_adjoint_decomp
             v_bar[i] += s * (ws->G[i] - c * d->Q[i]);
     }
     return KRY_OK;
+}
+
+/* ---- Connecting to kry_lanczos ---- */
+
+kry_status kry_adjoint_method_for(kry_reorth reorth, kry_adjoint_method *out)
+{
+    KRY_REQUIRE(out != NULL, KRY_EINVAL);
+    KRY_REQUIRE((int)reorth >= 0 && reorth < KRY_REORTH_COUNT, KRY_EINVAL);
+    if (reorth == KRY_REORTH_NONE)
+        *out = KRY_ADJOINT_LANCZOS;
+    else if (reorth == KRY_REORTH_FULL)
+        *out = KRY_ADJOINT_ARNOLDI;
+    else
+        return KRY_EUNSUPPORTED;
+    return KRY_OK;
+}
+
+kry_status kry_adjoint_decomp_from_lanczos(const kry_lanczos_ws *lws, kry_adjoint_decomp *d)
+{
+    KRY_REQUIRE(lws != NULL && d != NULL, KRY_EINVAL);
+    kry_lanczos_result r;
+    KRY_TRY(kry_lanczos_result_get(lws, &r));
+    KRY_REQUIRE(r.steps >= 1, KRY_EINVAL);
+    const int final_bd = r.reason == KRY_CONVERGED_INVARIANT;
+    KRY_REQUIRE(r.breakdowns <= (size_t)(final_bd ? 1 : 0), KRY_EUNSUPPORTED);
+    memset(d, 0, sizeof *d);
+    d->steps = r.steps;
+    d->Q = kry_lanczos_basis(lws, &d->ldq);
+    d->alpha = kry_lanczos_alpha(lws);
+    d->beta = kry_lanczos_beta(lws);
+    d->v_norm = kry_lanczos_v0_norm(lws);
+    d->breakdown = final_bd;
+    return KRY_OK;
+}
+
+/* ---- Value and gradient ---- */
+
+/* The method for lp's reorthogonalisation (NULL: the Lanczos defaults). */
+static kry_status method_of(const kry_lanczos_params *lp, kry_adjoint_method *m)
+{
+    kry_lanczos_params d = kry_lanczos_params_default();
+    return kry_adjoint_method_for(lp != NULL ? lp->reorth : d.reorth, m);
+}
+
+/* Backward sweep for the loss a^T f(T) b (b = e_0) on the decomposition in lws/fws,
+   plus optional rank-one x cotangents (coef, dir). */
+static kry_status sweep_for_T(const kry_operator *op, kry_adjoint_method method,
+                              const kry_adjoint_params *ap, const kry_lanczos_ws *lws,
+                              kry_funm_ws *fws, kry_adjoint_ws *aws, const double *a,
+                              const double *coef, const double *dir, double *theta_bar,
+                              double *v_bar)
+{
+    kry_adjoint_decomp d;
+    KRY_TRY(kry_adjoint_decomp_from_lanczos(lws, &d));
+    KRY_REQUIRE(d.steps <= aws->cap, KRY_EDIM);
+    KRY_TRY(kry_funm_tridiag_vjp(fws, a, NULL, aws->ab, aws->bb));
+    aws->bb[d.steps - 1] = 0.0; /* the residual coefficient is not in T */
+    kry_adjoint_cotangent ct = {NULL, 0, coef, dir, aws->ab, aws->bb};
+    return kry_adjoint_backward(op, &d, &ct, method, ap, aws, theta_bar, v_bar);
+}
+
+kry_status kry_adjoint_quadform(const kry_operator *op, const kry_funm_fn *f, const double *v,
+                                const kry_lanczos_params *lp, const kry_adjoint_params *ap,
+                                kry_lanczos_ws *lws, kry_funm_ws *fws, kry_adjoint_ws *aws,
+                                double *value, double *theta_bar, double *v_bar)
+{
+    KRY_REQUIRE(aws != NULL && value != NULL, KRY_EINVAL);
+    kry_adjoint_method method;
+    KRY_TRY(method_of(lp, &method));
+    double quad;
+    KRY_TRY(kry_funm_forward(op, f, v, lp, lws, fws, &quad, NULL, NULL));
+    const size_t m = fws->m;
+    const double l = kry_lanczos_v0_norm(lws), l2 = l * l;
+    KRY_REQUIRE(isfinite(l2 * quad), KRY_ENONFINITE);
+    KRY_REQUIRE(m <= aws->cap, KRY_EDIM);
+    double *a = aws->cf; /* C = l^2 e_0 e_0^T */
+    memset(a, 0, m * sizeof(double));
+    a[0] = l2;
+    KRY_TRY(sweep_for_T(op, method, ap, lws, fws, aws, a, NULL, NULL, theta_bar, v_bar));
+    if (v_bar != NULL)
+        kry_vec_axpy(op->n, 2.0 * quad, v, v_bar);
+    *value = l2 * quad;
+    return KRY_OK;
+}
+
+kry_status kry_adjoint_funm(const kry_operator *op, const kry_funm_fn *f, const double *v,
+                            const double *ubar, const kry_lanczos_params *lp,
+                            const kry_adjoint_params *ap, kry_lanczos_ws *lws,
+                            kry_funm_ws *fws, kry_adjoint_ws *aws, double *y,
+                            double *theta_bar, double *v_bar)
+{
+    KRY_REQUIRE(aws != NULL && ubar != NULL, KRY_EINVAL);
+    kry_adjoint_method method;
+    KRY_TRY(method_of(lp, &method));
+    KRY_TRY(kry_operator_check(op));
+    KRY_REQUIRE(aws->n == op->n, KRY_EDIM);
+    KRY_REQUIRE(kry_vec_isfinite(op->n, ubar), KRY_ENONFINITE);
+    KRY_REQUIRE(fws != NULL, KRY_EINVAL);
+    KRY_TRY(kry_funm_forward(op, f, v, lp, lws, fws, NULL, NULL, NULL));
+    const size_t m = fws->m, n = op->n;
+    KRY_REQUIRE(m <= aws->cap, KRY_EDIM);
+    /* f(T) e_0 into aws->cf, later scaled in place into the x cotangent coefficients. */
+    double *fe0 = aws->cf;
+    kry_funm_fe0(fws, fe0);
+    size_t ldq;
+    const double *Q = kry_lanczos_basis(lws, &ldq);
+    const double l = kry_lanczos_v0_norm(lws);
+    if (y != NULL) {
+        memset(y, 0, n * sizeof(double));
+        kry_vec_gemv_n(n, m, l, Q, ldq, fe0, y);
+        KRY_REQUIRE(kry_vec_isfinite(n, y), KRY_ENONFINITE);
+    }
+    /* a = l Q^T ubar (C = a e_0^T); ubar^T y = fe0^T a. */
+    double *a = fws->y;
+    KRY_TRY(kry_vec_gemv_t(op->space, n, m, Q, ldq, ubar, a));
+    double uy = 0.0;
+    for (size_t i = 0; i < m; ++i) {
+        a[i] *= l;
+        uy += fe0[i] * a[i];
+    }
+    double *coef = fe0;
+    for (size_t k = 0; k < m; ++k)
+        coef[k] *= l;
+    coef[m] = 0.0;
+    KRY_TRY(sweep_for_T(op, method, ap, lws, fws, aws, a, coef, ubar, theta_bar, v_bar));
+    if (v_bar != NULL)
+        kry_vec_axpy(n, uy / (l * l), v, v_bar);
+    return KRY_OK;
+}
+
+kry_status kry_adjoint_slq(const kry_operator *op, const kry_funm_fn *f,
+                           const kry_slq_params *params, const kry_adjoint_params *ap,
+                           kry_lanczos_ws *lws, kry_funm_ws *fws, kry_adjoint_ws *aws,
+                           kry_slq_result *res, double *theta_bar)
+{
+    KRY_REQUIRE(aws != NULL && theta_bar != NULL, KRY_EINVAL);
+    kry_slq_params p = params != NULL ? *params : kry_slq_params_default();
+    kry_adjoint_method method;
+    size_t N;
+    kry_slq_result r;
+    kry_slq_result_init(&r);
+    kry_status st = kry_adjoint_method_for(p.lanczos.reorth, &method);
+    if (st == KRY_OK)
+        st = kry_slq_check(op, &p, fws, &N);
+    double mean = 0.0, m2 = 0.0;
+    for (size_t j = 0; st == KRY_OK && j < N; ++j) {
+        double t;
+        st = kry_slq_one(op, f, &p, j, lws, fws, &r, &t);
+        if (st != KRY_OK)
+            break;
+        const size_t m = fws->m;
+        if (m > aws->cap) {
+            st = KRY_EDIM;
+            break;
+        }
+        const double l = kry_lanczos_v0_norm(lws);
+        double *a = aws->cf;
+        memset(a, 0, m * sizeof(double));
+        a[0] = l * l / (double)N;
+        st = sweep_for_T(op, method, ap, lws, fws, aws, a, NULL, NULL, theta_bar, NULL);
+        if (st != KRY_OK)
+            break;
+        r.probes = j + 1;
+        double d = t - mean;
+        mean += d / (double)r.probes;
+        m2 += d * (t - mean);
+    }
+    kry_slq_finish(&r, mean, m2);
+    if (res != NULL)
+        *res = r;
+    return st;
+}
+
+kry_status kry_adjoint_slq_inexact(const kry_operator *op, const kry_funm_fn *f,
+                                   const kry_slq_params *params, kry_lanczos_ws *lws,
+                                   kry_funm_ws *fws, kry_slq_result *res, double *theta_bar)
+{
+    KRY_REQUIRE(theta_bar != NULL, KRY_EINVAL);
+    kry_slq_params p = params != NULL ? *params : kry_slq_params_default();
+    size_t N;
+    kry_slq_result r;
+    kry_slq_result_init(&r);
+    kry_status st = kry_slq_check(op, &p, fws, &N);
+    if (st == KRY_OK && op->param_vjp == NULL)
+        st = KRY_EUNSUPPORTED;
+    double mean = 0.0, m2 = 0.0;
+    for (size_t j = 0; st == KRY_OK && j < N; ++j) {
+        double t;
+        st = kry_slq_one(op, f, &p, j, lws, fws, &r, &t);
+        if (st != KRY_OK)
+            break;
+        const size_t m = fws->m, n = op->n;
+        size_t ldq;
+        const double *Q = kry_lanczos_basis(lws, &ldq);
+        const double l = kry_lanczos_v0_norm(lws);
+        kry_funm_dfe0(fws, fws->p);
+        memset(fws->v2, 0, n * sizeof(double));
+        kry_vec_gemv_n(n, m, l * l / (double)N, Q, ldq, fws->p, fws->v2);
+        if (op->param_vjp(op->ctx, Q, fws->v2, theta_bar) != 0) {
+            st = KRY_ECALLBACK;
+            break;
+        }
+        r.probes = j + 1;
+        double d = t - mean;
+        mean += d / (double)r.probes;
+        m2 += d * (t - mean);
+    }
+    kry_slq_finish(&r, mean, m2);
+    if (res != NULL)
+        *res = r;
+    return st;
 }

@@ -27,6 +27,7 @@
 
 #include "funm_impl.h"
 #include "internal.h"
+#include "kry/rng.h"
 
 /* ---- Scalar functions ---- */
 
@@ -231,6 +232,20 @@ void kry_funm_ws_free(kry_funm_ws *ws)
 
 /* ---- Tridiagonal layer ---- */
 
+/* out = S (g o S^T e_0) for g = f or f' at the nodes. */
+static void combine_e0(kry_funm_ws *ws, const double *g, double *out)
+{
+    const size_t m = ws->m;
+    for (size_t i = 0; i < m; ++i)
+        ws->y[i] = g[i] * ws->S[i * m];
+    cblas_dgemv(CblasColMajor, CblasNoTrans, (int)m, (int)m, 1.0, ws->S, (int)m, ws->y, 1,
+                0.0, out, 1);
+}
+
+void kry_funm_fe0(kry_funm_ws *ws, double *out) { combine_e0(ws, ws->fv, out); }
+
+void kry_funm_dfe0(kry_funm_ws *ws, double *out) { combine_e0(ws, ws->dfv, out); }
+
 kry_status kry_funm_tridiag(kry_funm_ws *ws, size_t m, const double *alpha,
                             const double *beta, const kry_funm_fn *f, double *quad,
                             double *fe0)
@@ -270,10 +285,8 @@ kry_status kry_funm_tridiag(kry_funm_ws *ws, size_t m, const double *alpha,
     }
     if (fe0 != NULL) {
         /* f(T) e_0 = S (f(theta) o S^T e_0), and S^T e_0 is the first row of S. */
-        for (size_t i = 0; i < m; ++i)
-            ws->y[i] = ws->fv[i] * ws->S[i * m];
-        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)m, (int)m, 1.0, ws->S, (int)m, ws->y,
-                    1, 0.0, fe0, 1);
+        KRY_REQUIRE(fe0 != ws->y, KRY_EINVAL);
+        combine_e0(ws, ws->fv, fe0);
         KRY_REQUIRE(kry_vec_isfinite(m, fe0), KRY_ENONFINITE);
     }
     return KRY_OK;
@@ -341,4 +354,251 @@ kry_status kry_funm_tridiag_vjp(kry_funm_ws *ws, const double *a, const double *
     KRY_REQUIRE(kry_vec_isfinite(m, alpha_bar), KRY_ENONFINITE);
     KRY_REQUIRE(m == 1 || kry_vec_isfinite(m - 1, beta_bar), KRY_ENONFINITE);
     return KRY_OK;
+}
+
+/* ---- Lanczos layer ---- */
+
+
+
+kry_status kry_funm_forward(const kry_operator *op, const kry_funm_fn *f, const double *v,
+                            const kry_lanczos_params *lp, kry_lanczos_ws *lws,
+                            kry_funm_ws *fws, double *quad, double *fe0,
+                            kry_lanczos_result *info)
+{
+    KRY_TRY(kry_operator_check(op));
+    KRY_TRY(kry_funm_check_fn(f));
+    KRY_REQUIRE(v != NULL && lws != NULL && fws != NULL, KRY_EINVAL);
+    kry_lanczos_result r;
+    kry_status st = kry_lanczos_run(op, v, lp, lws, &r);
+    if (info != NULL)
+        *info = r;
+    KRY_TRY(st);
+    const size_t m = kry_lanczos_steps(lws);
+    KRY_REQUIRE(m <= fws->cap, KRY_EDIM);
+    return kry_funm_tridiag(fws, m, kry_lanczos_alpha(lws), kry_lanczos_beta(lws), f, quad,
+                            fe0);
+}
+
+kry_status kry_funm_apply(const kry_operator *op, const kry_funm_fn *f, const double *v,
+                          const kry_lanczos_params *lp, kry_lanczos_ws *lws,
+                          kry_funm_ws *fws, double *y, kry_lanczos_result *info)
+{
+    KRY_REQUIRE(y != NULL, KRY_EINVAL);
+    KRY_REQUIRE(fws != NULL, KRY_EINVAL);
+    /* f(T) e_0 goes to the p scratch (y is kry_funm_tridiag's own scratch). */
+    KRY_TRY(kry_funm_forward(op, f, v, lp, lws, fws, NULL, fws->p, info));
+    const size_t m = fws->m, n = op->n;
+    size_t ldq;
+    const double *Q = kry_lanczos_basis(lws, &ldq);
+    memset(y, 0, n * sizeof(double));
+    kry_vec_gemv_n(n, m, kry_lanczos_v0_norm(lws), Q, ldq, fws->p, y);
+    KRY_REQUIRE(kry_vec_isfinite(n, y), KRY_ENONFINITE);
+    return KRY_OK;
+}
+
+kry_status kry_funm_quadform(const kry_operator *op, const kry_funm_fn *f, const double *v,
+                             const kry_lanczos_params *lp, kry_lanczos_ws *lws,
+                             kry_funm_ws *fws, double *value, kry_lanczos_result *info)
+{
+    KRY_REQUIRE(value != NULL, KRY_EINVAL);
+    double quad;
+    KRY_TRY(kry_funm_forward(op, f, v, lp, lws, fws, &quad, NULL, info));
+    double l = kry_lanczos_v0_norm(lws);
+    double val = l * l * quad;
+    KRY_REQUIRE(isfinite(val), KRY_ENONFINITE);
+    *value = val;
+    return KRY_OK;
+}
+
+kry_slq_params kry_slq_params_default(void)
+{
+    kry_slq_params p;
+    memset(&p, 0, sizeof p);
+    p.probes = 0;
+    p.probe = KRY_PROBE_RADEMACHER;
+    p.seed = 1;
+    p.lanczos = kry_lanczos_params_default();
+    return p;
+}
+
+kry_status kry_slq_check(const kry_operator *op, const kry_slq_params *p,
+                         const kry_funm_ws *fws, size_t *probes)
+{
+    KRY_TRY(kry_operator_check(op));
+    KRY_REQUIRE(p != NULL && fws != NULL, KRY_EINVAL);
+    KRY_REQUIRE((int)p->probe >= 0 && p->probe < KRY_PROBE_KIND_COUNT, KRY_EINVAL);
+    KRY_REQUIRE(fws->n == op->n, KRY_EDIM);
+    *probes = p->probes == 0 ? 30 : p->probes;
+    return KRY_OK;
+}
+
+void kry_slq_probe(const kry_operator *op, const kry_slq_params *p, size_t j, double *v)
+{
+    const kry_space *sp = op->space;
+    uint64_t nglob = sp != NULL && sp->n_global != 0 ? sp->n_global : (uint64_t)op->n;
+    uint64_t off = (sp != NULL ? sp->offset : 0) + (uint64_t)j * nglob;
+    if (p->probe == KRY_PROBE_GAUSSIAN)
+        kry_rng_fill_normal(p->seed, KRY_RNG_STREAM_PROBE, off, op->n, v);
+    else
+        kry_rng_fill_rademacher(p->seed, KRY_RNG_STREAM_PROBE, off, op->n, v);
+}
+
+void kry_slq_result_init(kry_slq_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->ritz_min = INFINITY;
+    r->ritz_max = -INFINITY;
+    r->std_error = NAN;
+}
+
+void kry_slq_note_ritz(kry_slq_result *r, const kry_funm_ws *fws)
+{
+    if (fws->m == 0)
+        return;
+    r->ritz_min = fmin(r->ritz_min, fws->theta[0]);
+    r->ritz_max = fmax(r->ritz_max, fws->theta[fws->m - 1]);
+}
+
+void kry_slq_finish(kry_slq_result *r, double mean, double m2)
+{
+    r->estimate = mean;
+    r->std_error = r->probes > 1 ? sqrt(m2 / (double)(r->probes - 1) / (double)r->probes) : NAN;
+}
+
+/* One SLQ probe: Lanczos from the probe in fws->v1 and quadrature of f. *term =
+   |v|^2 e_0^T f(T) e_0. Records matvecs, steps and Ritz range in *r. */
+kry_status kry_slq_one(const kry_operator *op, const kry_funm_fn *f,
+                       const kry_slq_params *p, size_t j, kry_lanczos_ws *lws,
+                       kry_funm_ws *fws, kry_slq_result *r, double *term)
+{
+    kry_slq_probe(op, p, j, fws->v1);
+    kry_lanczos_result lr;
+    double quad = 0.0;
+    kry_status st = kry_funm_forward(op, f, fws->v1, &p->lanczos, lws, fws, &quad, NULL, &lr);
+    r->matvecs += lr.matvecs;
+    if (lr.steps > r->steps_max)
+        r->steps_max = lr.steps;
+    if (st == KRY_OK || st == KRY_EDOMAIN)
+        kry_slq_note_ritz(r, fws);
+    KRY_TRY(st);
+    double l = kry_lanczos_v0_norm(lws);
+    *term = l * l * quad;
+    KRY_REQUIRE(isfinite(*term), KRY_ENONFINITE);
+    return KRY_OK;
+}
+
+kry_status kry_slq(const kry_operator *op, const kry_funm_fn *f, const kry_slq_params *params,
+                   kry_lanczos_ws *lws, kry_funm_ws *fws, kry_slq_result *res)
+{
+    kry_slq_params p = params != NULL ? *params : kry_slq_params_default();
+    size_t N;
+    kry_slq_result r;
+    kry_slq_result_init(&r);
+    kry_status st = kry_slq_check(op, &p, fws, &N);
+    double mean = 0.0, m2 = 0.0;
+    for (size_t j = 0; st == KRY_OK && j < N; ++j) {
+        double t;
+        st = kry_slq_one(op, f, &p, j, lws, fws, &r, &t);
+        if (st != KRY_OK)
+            break;
+        /* Welford's running mean and sum of squared deviations. */
+        r.probes = j + 1;
+        double d = t - mean;
+        mean += d / (double)r.probes;
+        m2 += d * (t - mean);
+    }
+    kry_slq_finish(&r, mean, m2);
+    if (res != NULL)
+        *res = r;
+    return st;
+}
+
+kry_status kry_slq_logdet(const kry_operator *op, const kry_slq_params *params,
+                          kry_lanczos_ws *lws, kry_funm_ws *fws, kry_slq_result *res)
+{
+    kry_funm_fn f = kry_funm_log();
+    return kry_slq(op, &f, params, lws, fws, res);
+}
+
+/* f(x) = 1 for the node pass of kry_slq_nodes. */
+static int one_fn(void *ctx, double x, double *f, double *df)
+{
+    (void)ctx;
+    (void)x;
+    *f = 1.0;
+    *df = 0.0;
+    return 0;
+}
+
+kry_status kry_slq_nodes(const kry_operator *op, const kry_slq_params *params,
+                         kry_lanczos_ws *lws, kry_funm_ws *fws, double *nodes,
+                         double *weights, size_t cap, size_t *count, kry_slq_result *res)
+{
+    KRY_REQUIRE(nodes != NULL && weights != NULL && count != NULL, KRY_EINVAL);
+    *count = 0;
+    kry_slq_params p = params != NULL ? *params : kry_slq_params_default();
+    size_t N;
+    kry_slq_result r;
+    kry_slq_result_init(&r);
+    kry_funm_fn one = kry_funm_user(one_fn, NULL);
+    kry_status st = kry_slq_check(op, &p, fws, &N);
+    double mean = 0.0, m2 = 0.0;
+    for (size_t j = 0; st == KRY_OK && j < N; ++j) {
+        double t;
+        st = kry_slq_one(op, &one, &p, j, lws, fws, &r, &t);
+        if (st != KRY_OK)
+            break;
+        if (fws->m > cap - *count) {
+            st = KRY_EDIM;
+            break;
+        }
+        for (size_t i = 0; i < fws->m; ++i) {
+            nodes[*count + i] = fws->theta[i];
+            weights[*count + i] = fws->wts[i] / (double)N;
+        }
+        *count += fws->m;
+        r.probes = j + 1;
+        double d = t - mean;
+        mean += d / (double)r.probes;
+        m2 += d * (t - mean);
+    }
+    kry_slq_finish(&r, mean, m2);
+    if (res != NULL)
+        *res = r;
+    return st;
+}
+
+kry_status kry_density_eval(const double *nodes, const double *weights, size_t count,
+                            double sigma, const double *t, size_t nt, double *out)
+{
+    KRY_REQUIRE(count == 0 || (nodes != NULL && weights != NULL), KRY_EINVAL);
+    KRY_REQUIRE(nt == 0 || (t != NULL && out != NULL), KRY_EINVAL);
+    KRY_REQUIRE(isfinite(sigma) && sigma > 0.0, KRY_EINVAL);
+    KRY_REQUIRE(count == 0 || (kry_vec_isfinite(count, nodes) &&
+                               kry_vec_isfinite(count, weights)),
+                KRY_ENONFINITE);
+    KRY_REQUIRE(nt == 0 || kry_vec_isfinite(nt, t), KRY_ENONFINITE);
+    const double c = 1.0 / (sigma * sqrt(2.0 * M_PI)), h = -0.5 / (sigma * sigma);
+    for (size_t k = 0; k < nt; ++k) {
+        double s = 0.0;
+        for (size_t i = 0; i < count; ++i) {
+            double d = t[k] - nodes[i];
+            s += weights[i] * exp(h * d * d);
+        }
+        out[k] = c * s;
+    }
+    return KRY_OK;
+}
+
+double kry_density_sigma_default(const double *nodes, size_t count, size_t steps)
+{
+    if (nodes == NULL || count == 0 || steps == 0)
+        return 0.0;
+    double lo = nodes[0], hi = nodes[0];
+    for (size_t i = 1; i < count; ++i) {
+        lo = fmin(lo, nodes[i]);
+        hi = fmax(hi, nodes[i]);
+    }
+    double s = (hi - lo) / (double)steps;
+    return s > 0.0 ? s : 1e-3 * fmax(1.0, fabs(hi));
 }

@@ -32,4 +32,32 @@ struct kry_funm_ws {
 /* Validates f (non-NULL, known kind, callback present, finite t). */
 kry_status kry_funm_check_fn(const kry_funm_fn *f);
 
+/* out[0..m) = f(T) e_0, resp. f'(T) e_0, for the current decomposition of ws (out must
+   not be ws->y, which they use as scratch). */
+void kry_funm_fe0(kry_funm_ws *ws, double *out);
+void kry_funm_dfe0(kry_funm_ws *ws, double *out);
+
+/* Lanczos from v (kry_lanczos_run with lp), then kry_funm_tridiag on the T it made:
+   *quad and fe0 as there (either may be NULL). info (may be NULL) gets the Lanczos
+   summary even on failure. */
+kry_status kry_funm_forward(const kry_operator *op, const kry_funm_fn *f, const double *v,
+                            const kry_lanczos_params *lp, kry_lanczos_ws *lws,
+                            kry_funm_ws *fws, double *quad, double *fe0,
+                            kry_lanczos_result *info);
+
+/* SLQ plumbing shared with the adjoint module. kry_slq_check validates the arguments
+   and resolves the probe count; kry_slq_probe fills probe j; kry_slq_one runs probe j
+   (probe in fws->v1) and returns its term |v|^2 e_0^T f(T) e_0; the result helpers
+   initialise, record the Ritz range, and set estimate and standard error from a
+   Welford mean and sum of squared deviations. */
+kry_status kry_slq_check(const kry_operator *op, const kry_slq_params *p,
+                         const kry_funm_ws *fws, size_t *probes);
+void kry_slq_probe(const kry_operator *op, const kry_slq_params *p, size_t j, double *v);
+kry_status kry_slq_one(const kry_operator *op, const kry_funm_fn *f,
+                       const kry_slq_params *p, size_t j, kry_lanczos_ws *lws,
+                       kry_funm_ws *fws, kry_slq_result *r, double *term);
+void kry_slq_result_init(kry_slq_result *r);
+void kry_slq_note_ritz(kry_slq_result *r, const kry_funm_ws *fws);
+void kry_slq_finish(kry_slq_result *r, double mean, double m2);
+
 #endif /* KRY_FUNM_IMPL_H */

@@ -41,6 +41,7 @@
 
 #include "kry/export.h"
 #include "kry/funm.h"
+#include "kry/lanczos.h"
 #include "kry/operator.h"
 #include "kry/status.h"
 
@@ -95,8 +96,9 @@ typedef struct kry_adjoint_cotangent {
     const double *beta_bar;  /* [K] */
 } kry_adjoint_cotangent;
 
-/* Workspace of the backward sweep: three vectors of length n, a (K+1)^2 matrix of
-   orthogonality multipliers (Arnoldi) and O(K) scratch. */
+/* Workspace of the backward sweep: four vectors of length n (g, lambda_k, lambda_{k+1},
+   scratch), a (K+1)^2 matrix of orthogonality multipliers (Arnoldi) and O(K) scratch
+   (including the cotangents of T used by the high-level calls below). */
 typedef struct kry_adjoint_ws kry_adjoint_ws;
 
 /* Allocates a workspace for operators of (local) dimension n >= 1 and up to max_steps
@@ -106,7 +108,7 @@ KRY_API kry_adjoint_ws *kry_adjoint_ws_alloc(size_t n, size_t max_steps);
 /* Releases a workspace. NULL is a no-op. */
 KRY_API void kry_adjoint_ws_free(kry_adjoint_ws *ws);
 
-/* Bytes kry_adjoint_ws_alloc(n, max_steps) allocates: (3 n + (K+1)^2 + 4 (K+2))
+/* Bytes kry_adjoint_ws_alloc(n, max_steps) allocates: (4 n + (K+1)^2 + 7 (K+2))
    doubles; 0 on overflow. */
 KRY_API size_t kry_adjoint_ws_bytes(size_t n, size_t max_steps);
 
@@ -129,6 +131,82 @@ KRY_API KRY_NODISCARD kry_status kry_adjoint_backward(const kry_operator *op,
                                                       const kry_adjoint_params *params,
                                                       kry_adjoint_ws *ws,
                                                       double *theta_bar, double *v_bar);
+
+
+/* ---- Connecting to kry_lanczos ---- */
+
+/* The adjoint matching a forward reorthogonalisation mode: none -> KRY_ADJOINT_LANCZOS,
+   full -> KRY_ADJOINT_ARNOLDI. Errors: KRY_EINVAL (NULL out, unknown mode),
+   KRY_EUNSUPPORTED (selective, partial, dgks: their bases are neither the bare
+   recurrence nor orthonormal, so neither adjoint is their derivative). */
+KRY_API KRY_NODISCARD kry_status kry_adjoint_method_for(kry_reorth reorth,
+                                                        kry_adjoint_method *out);
+
+/* Fills *d with views into a Lanczos workspace after a run (valid until its next
+   start/step): steps, basis, alpha, beta, |v0|, and breakdown when the run ended on an
+   invariant subspace. Errors: KRY_EINVAL (NULL pointers, no steps), KRY_EUNSUPPORTED
+   (a continued breakdown split T). */
+KRY_API KRY_NODISCARD kry_status kry_adjoint_decomp_from_lanczos(const kry_lanczos_ws *lws,
+                                                                 kry_adjoint_decomp *d);
+
+/* ---- Value and gradient (MATH.md section 7) ----
+   Each runs the forward pass (kry_lanczos_run with lp; NULL: Lanczos defaults, i.e. full
+   reorthogonalisation), the tridiagonal layer of kry/funm.h, the Daleckii-Krein
+   cotangent of T, and one backward sweep with the adjoint matching lp->reorth
+   (kry_adjoint_method_for). theta_bar (length op->n_params) and v_bar (length n) are
+   accumulated (+=) and may be NULL. ap may be NULL (no fused product).
+   Cost: about twice the forward pass (2K matvecs, K parameter VJPs).
+   Errors: those of the forward calls in kry/funm.h (KRY_EDOMAIN included), of
+   kry_adjoint_method_for (KRY_EUNSUPPORTED for selective/partial/dgks), of
+   kry_adjoint_decomp_from_lanczos and of kry_adjoint_backward (KRY_EDIM when aws is
+   too small). */
+
+/* *value = v^T f(A) v, and its gradients (v_bar includes the length term
+   2 (value / |v|^2) v). */
+KRY_API KRY_NODISCARD kry_status kry_adjoint_quadform(
+    const kry_operator *op, const kry_funm_fn *f, const double *v,
+    const kry_lanczos_params *lp, const kry_adjoint_params *ap, kry_lanczos_ws *lws,
+    kry_funm_ws *fws, kry_adjoint_ws *aws, double *value, double *theta_bar,
+    double *v_bar);
+
+/* y = f(A) v (y may be NULL), and the gradients of the scalar ubar^T y for the given
+   output cotangent ubar (length n): xbar_k = |v| f(T)_{k0} ubar (passed as a rank-one
+   cotangent, no n x K storage), Tbar from C = |v| (Q^T ubar) e_0^T, and
+   v_bar += (ubar^T y / |v|^2) v. */
+KRY_API KRY_NODISCARD kry_status kry_adjoint_funm(
+    const kry_operator *op, const kry_funm_fn *f, const double *v, const double *ubar,
+    const kry_lanczos_params *lp, const kry_adjoint_params *ap, kry_lanczos_ws *lws,
+    kry_funm_ws *fws, kry_adjoint_ws *aws, double *y, double *theta_bar, double *v_bar);
+
+/* The SLQ estimate of tr f(A) (as kry_slq, same probes for the same params) and
+   theta_bar += its exact gradient: probe by probe, forward, Daleckii-Krein with
+   C = (|v_j|^2 / N) e_0 e_0^T, backward, accumulate; nothing is kept across probes.
+   theta_bar must not be NULL. res may be NULL. fws must be made for n = op->n.
+   Cost: 2 N K matvecs, N K parameter VJPs. */
+KRY_API KRY_NODISCARD kry_status kry_adjoint_slq(const kry_operator *op,
+                                                 const kry_funm_fn *f,
+                                                 const kry_slq_params *params,
+                                                 const kry_adjoint_params *ap,
+                                                 kry_lanczos_ws *lws, kry_funm_ws *fws,
+                                                 kry_adjoint_ws *aws, kry_slq_result *res,
+                                                 double *theta_bar);
+
+/* NOT the derivative of the computed estimate: the cheap, inexact gradient of SLQ
+   (GPyTorch-style, MATH.md section 7). Per probe, theta_bar += (1/N)
+   d(w_1^T A(theta) x_0)/d(theta) with w_1 = |v|^2 Q f'(T) e_0: one parameter VJP and
+   no extra matvec. Since d tr f(A) = tr(f'(A) dA) = E[(f'(A) v)^T dA v], it estimates
+   the gradient of tr f(A) without bias over the probes, up to the Lanczos error in
+   f'(A) v ~ |v| Q f'(T) e_0; it does not match finite differences of the SLQ
+   estimate. Works for any reorthogonalisation mode. res as for
+   kry_slq. Errors: those of kry_slq, KRY_EINVAL (NULL theta_bar), KRY_EUNSUPPORTED
+   (op has no param_vjp), KRY_ECALLBACK. Cost: N K matvecs, N parameter VJPs. */
+KRY_API KRY_NODISCARD kry_status kry_adjoint_slq_inexact(const kry_operator *op,
+                                                         const kry_funm_fn *f,
+                                                         const kry_slq_params *params,
+                                                         kry_lanczos_ws *lws,
+                                                         kry_funm_ws *fws,
+                                                         kry_slq_result *res,
+                                                         double *theta_bar);
 
 /* ---- The affine operator family ---- */
 

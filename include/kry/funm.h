@@ -26,6 +26,7 @@
 #include <stdint.h>
 
 #include "kry/export.h"
+#include "kry/lanczos.h"
 #include "kry/operator.h"
 #include "kry/status.h"
 
@@ -155,6 +156,109 @@ KRY_API const double *kry_funm_weights(const kry_funm_ws *ws);
 KRY_API KRY_NODISCARD kry_status kry_funm_tridiag_vjp(kry_funm_ws *ws, const double *a,
                                                       const double *b, double *alpha_bar,
                                                       double *beta_bar);
+
+
+/* ---- Lanczos layer ----
+   These run kry_lanczos_run(op, v, lp, lws) (lp NULL: the Lanczos defaults, i.e. full
+   reorthogonalisation and min(n, 300) steps capped at lws's capacity; lp->max_steps is
+   the number of steps K), then apply the tridiagonal layer. A run that ends on an
+   invariant subspace uses the steps it made (the result is then exact up to rounding).
+   Errors common to all: KRY_EINVAL (NULL op, f, lws or fws; invalid op, f or params),
+   KRY_EDIM (fws smaller than the steps, or, where an n-vector of fws is used, fws made
+   for another n), the errors of kry_lanczos_run (KRY_ECALLBACK, KRY_ENONFINITE, ...),
+   and those of kry_funm_tridiag (notably KRY_EDOMAIN). */
+
+/* y[0..n) = f(A) v ~ |v| Q f(T) e_0 (v of length op->n, nonzero; y must not overlap v).
+   info (may be NULL) receives the Lanczos summary. Cost: K matvecs, O(n K) (+ O(n K^2)
+   with full reorthogonalisation), O(K^3) for T. */
+KRY_API KRY_NODISCARD kry_status kry_funm_apply(const kry_operator *op, const kry_funm_fn *f,
+                                                const double *v,
+                                                const kry_lanczos_params *lp,
+                                                kry_lanczos_ws *lws, kry_funm_ws *fws,
+                                                double *y, kry_lanczos_result *info);
+
+/* *value = v^T f(A) v ~ |v|^2 e_0^T f(T) e_0 (Gauss quadrature). Same cost as
+   kry_funm_apply without the final O(n K) combination. */
+KRY_API KRY_NODISCARD kry_status kry_funm_quadform(const kry_operator *op,
+                                                   const kry_funm_fn *f, const double *v,
+                                                   const kry_lanczos_params *lp,
+                                                   kry_lanczos_ws *lws, kry_funm_ws *fws,
+                                                   double *value, kry_lanczos_result *info);
+
+/* Probe distributions for stochastic trace estimation (E[v v^T] = I for both). */
+typedef enum kry_probe_kind {
+    KRY_PROBE_RADEMACHER = 0, /* entries +1 / -1 (minimal variance for real A) */
+    KRY_PROBE_GAUSSIAN,       /* entries N(0, 1) */
+    KRY_PROBE_KIND_COUNT
+} kry_probe_kind;
+
+/* Parameters of stochastic Lanczos quadrature. */
+typedef struct kry_slq_params {
+    size_t probes;              /* number of probe vectors N >= 1; 0: 30 */
+    kry_probe_kind probe;       /* default KRY_PROBE_RADEMACHER */
+    uint64_t seed;              /* probe j, entry i (global index g) is drawn from
+                                   (seed, KRY_RNG_STREAM_PROBE, j * n_global + g), so the
+                                   probes do not depend on the process layout; default 1 */
+    kry_lanczos_params lanczos; /* per probe: lanczos.max_steps = K, lanczos.reorth, ... */
+} kry_slq_params;
+
+/* The defaults: 30 Rademacher probes, seed 1, kry_lanczos_params_default(). */
+KRY_API kry_slq_params kry_slq_params_default(void);
+
+/* Outcome of an SLQ run. */
+typedef struct kry_slq_result {
+    double estimate;  /* (1/N) sum_j |v_j|^2 e_0^T f(T_j) e_0 ~ tr f(A) */
+    double std_error; /* sample standard deviation of the N terms / sqrt(N); NaN if N == 1 */
+    size_t probes;    /* probes completed */
+    size_t matvecs;   /* products with A over all probes */
+    size_t steps_max; /* largest Lanczos step count of a probe */
+    double ritz_min;  /* smallest and largest Ritz value seen over the probes done (also */
+    double ritz_max;  /*  filled when a probe fails with KRY_EDOMAIN) */
+} kry_slq_result;
+
+/* tr f(A) by SLQ (MATH.md section 6): for each probe, Lanczos from v_j and Gauss
+   quadrature. params NULL: defaults. fws must have been allocated for n = op->n (it
+   holds the probe). res (may be NULL) receives the estimate; on an error it describes
+   the probes completed (and ritz_min/ritz_max include the failing probe's nodes after
+   KRY_EDOMAIN). Cost: N K matvecs. Additional errors: KRY_EINVAL (probes kind out of
+   range). */
+KRY_API KRY_NODISCARD kry_status kry_slq(const kry_operator *op, const kry_funm_fn *f,
+                                         const kry_slq_params *params, kry_lanczos_ws *lws,
+                                         kry_funm_ws *fws, kry_slq_result *res);
+
+/* log det A = tr log A by SLQ, for symmetric positive definite A. A non-positive Ritz
+   value (A not positive definite) gives KRY_EDOMAIN. Otherwise as kry_slq. */
+KRY_API KRY_NODISCARD kry_status kry_slq_logdet(const kry_operator *op,
+                                                const kry_slq_params *params,
+                                                kry_lanczos_ws *lws, kry_funm_ws *fws,
+                                                kry_slq_result *res);
+
+/* The raw material of a spectral density: for each probe j, the Gauss nodes theta_i of
+   T_j and weights S_{0i}^2 / N (all weights sum to 1). nodes and weights have room for
+   cap entries; N K entries always suffice. *count receives the number written. res as
+   for kry_slq, with estimate and std_error those of tr I = n (a check: each probe gives
+   |v_j|^2). Errors: as kry_slq, plus KRY_EDIM when cap is too small. */
+KRY_API KRY_NODISCARD kry_status kry_slq_nodes(const kry_operator *op,
+                                               const kry_slq_params *params,
+                                               kry_lanczos_ws *lws, kry_funm_ws *fws,
+                                               double *nodes, double *weights, size_t cap,
+                                               size_t *count, kry_slq_result *res);
+
+/* Gaussian-broadened spectral density from nodes and weights (e.g. from kry_slq_nodes):
+   out[k] = sum_i weights[i] exp(-(t[k] - nodes[i])^2 / (2 sigma^2)) / (sigma sqrt(2 pi))
+   for k < nt; with weights summing to 1 it integrates to 1 (the spectral density of A
+   normalised by n). sigma > 0. O(count nt).
+   Errors: KRY_EINVAL (NULL arrays with nonzero counts, sigma <= 0 or not finite),
+   KRY_ENONFINITE (non-finite nodes, weights or t). */
+KRY_API KRY_NODISCARD kry_status kry_density_eval(const double *nodes,
+                                                  const double *weights, size_t count,
+                                                  double sigma, const double *t, size_t nt,
+                                                  double *out);
+
+/* The default broadening: sigma = (max node - min node) / K for K Lanczos steps per
+   probe, the resolution of a K-point Gauss rule; a nonzero fallback
+   (1e-3 max(1, |node|)) when all nodes coincide. 0 when count == 0 or K == 0. */
+KRY_API double kry_density_sigma_default(const double *nodes, size_t count, size_t steps);
 
 #ifdef __cplusplus
 }
