@@ -27,7 +27,15 @@
    Breakdown: if beta_{K-1} is at breakdown (the forward stopped on an invariant
    subspace), x_K is not differentiable; the cotangents of x_K and beta_{K-1} are then
    ignored (the sweep is truncated there). A zero beta_k with k < K-1 (a continued
-   breakdown that split T) is not supported.
+   breakdown that split T) is not supported. What the truncated sweep returns is the
+   derivative of the m-step approximation, i.e. with respect to perturbations that keep
+   the subspace invariant. For v^T f(A) v and SLQ that is the full derivative (only the
+   subspace block of A enters it to first order). For f(A) v with a general output
+   cotangent it is not, when m < n: the true derivative has components outside the
+   subspace that no Krylov method started from v can see. The high-level calls leave
+   the forward run's summary in the Lanczos workspace: check kry_lanczos_result_get
+   for reason KRY_CONVERGED_INVARIANT with steps < n (typically v a combination of a
+   few eigenvectors, e.g. sines for a constant-coefficient Laplacian).
 
    In debug builds (NDEBUG not defined) every step asserts the identities of MATH.md
    section 7: lambda_k^T x_k = alpha_bar_k and lambda_k^T x_{k+1} = beta_bar_k -
