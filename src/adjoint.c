@@ -147,28 +147,114 @@ static void add_xbar(const kry_adjoint_cotangent *ct, size_t n, size_t k, double
         kry_vec_axpy(n, ct->xbar_coef[k], ct->xbar_dir, g);
 }
 
-/* out = (x_k^T g, x_{k+1}^T g, lnext^T x_k) in one pass and one reduction (lnext NULL:
-   the third is 0). */
-static kry_status dots3(const kry_space *sp, size_t n, const double *g, const double *xk,
-                        const double *xk1, const double *lnext, double out[3])
+/* ---- Kernels of a Lanczos backward step. Each is one pass over memory; restrict and
+   independent partial sums let the compiler vectorise them (a single running sum
+   would be a serial chain of dependent additions, several times slower than the memory
+   traffic at large n). ---- */
+
+/* out = (x_k^T g, x_{k+1}^T g, lnext^T x_k), local parts (lnext NULL: third is 0). */
+static void dots3_local(size_t n, const double *restrict g, const double *restrict xk,
+                        const double *restrict xk1, const double *restrict lnext,
+                        double out[3])
 {
-    double a = 0.0, b = 0.0, c = 0.0;
+    double a[4] = {0, 0, 0, 0}, b[4] = {0, 0, 0, 0}, c[4] = {0, 0, 0, 0};
+    size_t i = 0;
     if (lnext != NULL) {
-        for (size_t i = 0; i < n; ++i) {
-            a += xk[i] * g[i];
-            b += xk1[i] * g[i];
-            c += lnext[i] * xk[i];
+        for (; i + 4 <= n; i += 4)
+            for (size_t j = 0; j < 4; ++j) {
+                a[j] += xk[i + j] * g[i + j];
+                b[j] += xk1[i + j] * g[i + j];
+                c[j] += lnext[i + j] * xk[i + j];
+            }
+        for (; i < n; ++i) {
+            a[0] += xk[i] * g[i];
+            b[0] += xk1[i] * g[i];
+            c[0] += lnext[i] * xk[i];
         }
     } else {
-        for (size_t i = 0; i < n; ++i) {
-            a += xk[i] * g[i];
-            b += xk1[i] * g[i];
+        for (; i + 4 <= n; i += 4)
+            for (size_t j = 0; j < 4; ++j) {
+                a[j] += xk[i + j] * g[i + j];
+                b[j] += xk1[i + j] * g[i + j];
+            }
+        for (; i < n; ++i) {
+            a[0] += xk[i] * g[i];
+            b[0] += xk1[i] * g[i];
         }
     }
-    out[0] = a;
-    out[1] = b;
-    out[2] = c;
-    return kry_vec_reduce(sp, out, 3);
+    out[0] = (a[0] + a[1]) + (a[2] + a[3]);
+    out[1] = (b[0] + b[1]) + (b[2] + b[3]);
+    out[2] = (c[0] + c[1]) + (c[2] + c[3]);
+}
+
+/* lam = s g + mu xk1 + nu xk. */
+static void form_lambda(size_t n, double *restrict lam, const double *restrict g, double s,
+                        const double *restrict xk1, double mu, const double *restrict xk,
+                        double nu)
+{
+    for (size_t i = 0; i < n; ++i)
+        lam[i] = s * g[i] + mu * xk1[i] + nu * xk[i];
+}
+
+/* g += c xk1 - a lam - b lnext (lnext NULL: that term is absent), and, in the same
+   pass, the local inner products of the next (lower) step:
+   out = (xprev^T g, xk^T g, lam^T xprev). */
+static void update_g_dots(size_t n, double *restrict g, double c, const double *restrict xk1,
+                          double a, const double *restrict lam, double b,
+                          const double *restrict lnext, const double *restrict xprev,
+                          const double *restrict xk, double out[3])
+{
+    double p[4] = {0, 0, 0, 0}, q[4] = {0, 0, 0, 0}, r[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    if (lnext != NULL) {
+        for (; i + 4 <= n; i += 4)
+            for (size_t j = 0; j < 4; ++j) {
+                double v = g[i + j] + c * xk1[i + j] - a * lam[i + j] - b * lnext[i + j];
+                g[i + j] = v;
+                p[j] += xprev[i + j] * v;
+                q[j] += xk[i + j] * v;
+                r[j] += lam[i + j] * xprev[i + j];
+            }
+        for (; i < n; ++i) {
+            double v = g[i] + c * xk1[i] - a * lam[i] - b * lnext[i];
+            g[i] = v;
+            p[0] += xprev[i] * v;
+            q[0] += xk[i] * v;
+            r[0] += lam[i] * xprev[i];
+        }
+    } else {
+        for (; i + 4 <= n; i += 4)
+            for (size_t j = 0; j < 4; ++j) {
+                double v = g[i + j] + c * xk1[i + j] - a * lam[i + j];
+                g[i + j] = v;
+                p[j] += xprev[i + j] * v;
+                q[j] += xk[i + j] * v;
+                r[j] += lam[i + j] * xprev[i + j];
+            }
+        for (; i < n; ++i) {
+            double v = g[i] + c * xk1[i] - a * lam[i];
+            g[i] = v;
+            p[0] += xprev[i] * v;
+            q[0] += xk[i] * v;
+            r[0] += lam[i] * xprev[i];
+        }
+    }
+    out[0] = (p[0] + p[1]) + (p[2] + p[3]);
+    out[1] = (q[0] + q[1]) + (q[2] + q[3]);
+    out[2] = (r[0] + r[1]) + (r[2] + r[3]);
+}
+
+/* g += c xk1 - a lam - b lnext (lnext NULL: that term is absent); the last step. */
+static void update_g(size_t n, double *restrict g, double c, const double *restrict xk1,
+                     double a, const double *restrict lam, double b,
+                     const double *restrict lnext)
+{
+    if (lnext != NULL)
+        for (size_t i = 0; i < n; ++i)
+            g[i] += c * xk1[i] - a * lam[i] - b * lnext[i];
+    else
+        for (size_t i = 0; i < n; ++i)
+            g[i] += c * xk1[i] - a * lam[i];
 }
 
 #ifndef NDEBUG
@@ -216,18 +302,19 @@ static kry_status sweep_lanczos(const kry_operator *op, const kry_adjoint_decomp
     memset(G, 0, n * sizeof(double));
     if (!bd)
         add_xbar(ct, n, K, G);
+    /* The inner products of step k are formed in the pass that completes g for it. */
+    double dt[3];
+    dots3_local(n, G, d->Q + (K - 1) * ld, d->Q + K * ld, NULL, dt);
     for (size_t k = K; k-- > 0;) {
         const double *xk = d->Q + k * ld, *xk1 = d->Q + (k + 1) * ld;
         const int trunc = bd && k == K - 1;
         const double binv = trunc ? 0.0 : 1.0 / d->beta[k];
         const double abar = ct->alpha_bar != NULL ? ct->alpha_bar[k] : 0.0;
         const double bbar = ct->beta_bar != NULL ? ct->beta_bar[k] : 0.0;
-        double dt[3];
-        KRY_TRY(dots3(sp, n, G, xk, xk1, Lnext, dt));
+        KRY_TRY(kry_vec_reduce(sp, dt, 3));
         const double mu = trunc ? 0.0 : bbar - dt[2] - dt[1] * binv;
         const double nu = abar - dt[0] * binv;
-        for (size_t i = 0; i < n; ++i)
-            Lcur[i] = G[i] * binv + mu * xk1[i] + nu * xk[i];
+        form_lambda(n, Lcur, G, binv, xk1, mu, xk, nu);
 #ifndef NDEBUG
         {
             double gn = 0.0;
@@ -241,15 +328,11 @@ static kry_status sweep_lanczos(const kry_operator *op, const kry_adjoint_decomp
                 + beta_k nu_k x_{k+1}; at a truncated last step beta_{K-1} counts as 0. */
         const double a = d->alpha[k];
         const double bk = trunc ? 0.0 : d->beta[k];
-        const double bn = bk * nu;
-        if (Lnext != NULL) {
-            for (size_t i = 0; i < n; ++i)
-                G[i] += bn * xk1[i] - a * Lcur[i] - bk * Lnext[i];
-        } else {
-            for (size_t i = 0; i < n; ++i)
-                G[i] += bn * xk1[i] - a * Lcur[i];
-        }
         add_xbar(ct, n, k, G);
+        if (k > 0)
+            update_g_dots(n, G, bk * nu, xk1, a, Lcur, bk, Lnext, xk - ld, xk, dt);
+        else
+            update_g(n, G, bk * nu, xk1, a, Lcur, bk, Lnext);
         Lnext = Lcur;
         Lcur = Lcur == ws->L0 ? ws->L1 : ws->L0;
     }

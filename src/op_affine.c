@@ -64,6 +64,24 @@ static int affine_param_vjp(void *ctx, const double *restrict u, const double *r
     return 0;
 }
 
+/* u += t b and returns x^T b, in one pass with independent partial sums. */
+static double axpy_dot(size_t n, double t, const double *restrict b, double *restrict u,
+                       const double *restrict x)
+{
+    double s[4] = {0, 0, 0, 0};
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        for (size_t j = 0; j < 4; ++j) {
+            u[i + j] += t * b[i + j];
+            s[j] += x[i + j] * b[i + j];
+        }
+    for (; i < n; ++i) {
+        u[i] += t * b[i];
+        s[0] += x[i] * b[i];
+    }
+    return (s[0] + s[1]) + (s[2] + s[3]);
+}
+
 int kry_affine_matvec_vjp(void *ctx, const double *restrict w, const double *restrict x,
                           double *restrict u, double *restrict grad)
 {
@@ -72,7 +90,6 @@ int kry_affine_matvec_vjp(void *ctx, const double *restrict w, const double *res
     memset(u, 0, n * sizeof(double));
     for (size_t i = 0; i < c->p; ++i) {
         const kry_operator *b = &c->terms[i];
-        const double t = c->theta[i];
         const double *bw = w;
         if (b->matvec != NULL) {
             int rc = b->matvec(b->ctx, w, c->tmp);
@@ -80,16 +97,7 @@ int kry_affine_matvec_vjp(void *ctx, const double *restrict w, const double *res
                 return rc;
             bw = c->tmp;
         }
-        double s = 0.0;
-        if (t != 0.0) {
-            for (size_t j = 0; j < n; ++j) {
-                u[j] += t * bw[j];
-                s += x[j] * bw[j];
-            }
-        } else {
-            s = cblas_ddot((int)n, x, 1, bw, 1);
-        }
-        grad[i] += s;
+        grad[i] += axpy_dot(n, c->theta[i], bw, u, x);
     }
     return 0;
 }
