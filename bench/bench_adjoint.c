@@ -9,8 +9,9 @@
    Forward = kry_lanczos_run (reorth none, K steps) + Gauss quadrature of log on T;
    backward = Daleckii-Krein cotangent of T + kry_adjoint_backward (Lanczos adjoint).
 
-   Every configuration runs in a forked child so that its peak resident set (getrusage
-   ru_maxrss via wait4) is its own; times are medians over repetitions. The bytes the
+   bwd/fwd is the median of the per-repetition ratios (forward and backward are timed
+   back to back in each repetition). Every configuration runs in a forked child so that its peak resident set (getrusage
+   ru_maxrss of the child itself) is its own; times are medians over repetitions. The bytes the
    computation allocates are counted from the workspace sizes (the CSR matrix and the
    two n-vectors v, v_bar are listed separately). OpenBLAS runs single-threaded.
 
@@ -109,6 +110,8 @@ static void problem_free(problem *P)
 /* What a child sends back. */
 typedef struct result {
     double fwd, bwd, bwd_unfused, bytes, value, g0, g1;
+    double ratio, ratio_unfused; /* medians of the per-repetition ratios bwd / fwd */
+    double rss_mb; /* the child's peak resident set (getrusage), MB */
 } result;
 
 /* ---- kry: forward (Lanczos + quadrature) and backward (DK + adjoint sweep) ---- */
@@ -130,11 +133,15 @@ static result run_kry(size_t m, size_t K, int reps)
     lp.reorth = KRY_REORTH_NONE;
     kry_funm_fn f = kry_funm_log();
     double *tf = xmalloc(reps * sizeof(double)), *tb = xmalloc(reps * sizeof(double));
-    double *tu = xmalloc(reps * sizeof(double));
+    double *tu = xmalloc(reps * sizeof(double)), *rf = xmalloc(reps * sizeof(double));
+    double *ru = xmalloc(reps * sizeof(double));
     result R;
     memset(&R, 0, sizeof R);
+    /* Interleaved: each repetition times a forward and then a backward, and the ratio is
+       taken per repetition, so a burst of load from other processes affects both. */
     for (int rep = 0; rep < 2 * reps; ++rep) {
-        const int fused = rep < reps;
+        const int fused = rep % 2 == 0;
+        const int slot = rep / 2;
         double t0 = now(), quad;
         kry_status st = kry_lanczos_run(&P.A, P.v, &lp, lws, NULL);
         if (st != KRY_OK)
@@ -165,10 +172,12 @@ static result run_kry(size_t m, size_t K, int reps)
         cblas_daxpy((int)n, 2.0 * quad, P.v, 1, vbar, 1);
         double t2 = now();
         if (fused) {
-            tf[rep] = t1 - t0;
-            tb[rep] = t2 - t1;
+            tf[slot] = t1 - t0;
+            tb[slot] = t2 - t1;
+            rf[slot] = (t2 - t1) / (t1 - t0);
         } else {
-            tu[rep - reps] = t2 - t1;
+            tu[slot] = t2 - t1;
+            ru[slot] = (t2 - t1) / (t1 - t0);
         }
         R.value = l * l * quad;
         R.g0 = g[0];
@@ -177,6 +186,10 @@ static result run_kry(size_t m, size_t K, int reps)
     R.fwd = median(tf, reps);
     R.bwd = median(tb, reps);
     R.bwd_unfused = median(tu, reps);
+    R.ratio = median(rf, reps);
+    R.ratio_unfused = median(ru, reps);
+    free(rf);
+    free(ru);
     R.bytes = (double)(kry_lanczos_ws_bytes_reorth(n, K, KRY_REORTH_NONE) +
                        kry_funm_ws_bytes(0, K) + kry_adjoint_ws_bytes(n, K));
     free(tf);
@@ -433,7 +446,7 @@ static const char *fmt_or_null(char *buf, double x)
 
 enum job { JOB_KRY, JOB_TAPE, JOB_DENSE };
 
-/* Runs job in a child; returns its result and peak RSS in MB (from wait4). */
+/* Runs job in a child; returns its result and the child's peak RSS in MB. */
 static result in_child(enum job job, size_t m, size_t K, int reps, double *rss_mb)
 {
     int fd[2];
@@ -453,6 +466,8 @@ static result in_child(enum job job, size_t m, size_t K, int reps, double *rss_m
         result R = job == JOB_KRY    ? run_kry(m, K, reps) :
                    job == JOB_TAPE   ? run_tape(m, K, reps) :
                                        run_dense(m, reps);
+        struct rusage self;
+        R.rss_mb = getrusage(RUSAGE_SELF, &self) == 0 ? (double)self.ru_maxrss / 1024.0 : NAN;
         ssize_t w = write(fd[1], &R, sizeof R);
         _exit(w == (ssize_t)sizeof R ? 0 : 3);
     }
@@ -462,13 +477,12 @@ static result in_child(enum job job, size_t m, size_t K, int reps, double *rss_m
     ssize_t got = read(fd[0], &R, sizeof R);
     close(fd[0]);
     int status = 0;
-    struct rusage ru;
-    if (wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+    if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
         got != (ssize_t)sizeof R) {
         fprintf(stderr, "bench_adjoint: child for m = %zu, K = %zu failed\n", m, K);
         exit(2);
     }
-    *rss_mb = (double)ru.ru_maxrss / 1024.0;
+    *rss_mb = R.rss_mb;
     return R;
 }
 
@@ -493,8 +507,16 @@ int main(int argc, char **argv)
     const double tape_cap = 2.5e9; /* bytes: skip the baseline above this */
     printf("# bench_adjoint: v^T log(A) v and its gradient in theta, A = theta_0 L + "
            "theta_1 I (2-D Laplacian), reorth none\n");
-    printf("# command: bench_adjoint --max-n %zu --reps %d ; medians; OpenBLAS 1 thread\n",
-           max_n, reps);
+    double load[3] = {NAN, NAN, NAN};
+    FILE *la = fopen("/proc/loadavg", "r");
+    if (la != NULL) {
+        if (fscanf(la, "%lf %lf %lf", &load[0], &load[1], &load[2]) != 3)
+            load[0] = NAN;
+        fclose(la);
+    }
+    printf("# command: bench_adjoint --max-n %zu --reps %d ; medians; OpenBLAS 1 thread; "
+           "load average %.2f %.2f %.2f on %ld cores\n",
+           max_n, reps, load[0], load[1], load[2], sysconf(_SC_NPROCESSORS_ONLN));
     printf("# columns: kry forward and backward seconds, backward/forward (fused product;\n"
            "#   unfused: matvec + param_vjp), MB the kry workspaces allocate, MB of the basis\n"
            "#   (K+1) n alone, peak RSS of the child; the unrolled tape's forward and backward\n"
@@ -511,7 +533,8 @@ int main(int argc, char **argv)
         const size_t m = grids[gi], n = m * m;
         if (n > max_n)
             continue;
-        const int r = n >= 1000000 ? (reps < 3 ? reps : 3) : reps;
+        /* More repetitions where they are cheap, few at n = 1e6. */
+        const int r = n >= 1000000 ? (reps < 3 ? reps : 3) : n >= 100000 ? 2 * reps : 4 * reps;
         for (size_t ki = 0; ki < 3; ++ki) {
             const size_t K = steps[ki];
             double rss, trss = NAN;
@@ -527,7 +550,7 @@ int main(int argc, char **argv)
             }
             printf("  %8zu %4zu | %9.4f %9.4f %7.3f %7.3f | %8.1f %8.1f %7.1f | %9.4f %9.4f "
                    "%7.3f %8.1f %7.1f | %8.1e\n",
-                   n, K, R.fwd, R.bwd, R.bwd / R.fwd, R.bwd_unfused / R.fwd,
+                   n, K, R.fwd, R.bwd, R.ratio, R.ratio_unfused,
                    R.bytes / 1048576.0, basis_mb, rss, TR.fwd, TR.bwd, TR.bwd / R.fwd,
                    TR.bytes / 1048576.0, trss, gd);
             char b1[32], b2[32];
@@ -536,8 +559,8 @@ int main(int argc, char **argv)
                                    "%s{\"n\": %zu, \"K\": %zu, \"ratio\": %.3f, "
                                    "\"unfused_ratio\": %.3f, \"unrolled_ratio\": %s, "
                                    "\"alloc_over_basis\": %.3f, \"unrolled_mem_ratio\": %s}",
-                                   first ? "" : ", ", n, K, R.bwd / R.fwd,
-                                   R.bwd_unfused / R.fwd, fmt_or_null(b1, TR.bwd / R.fwd),
+                                   first ? "" : ", ", n, K, R.ratio, R.ratio_unfused,
+                                   fmt_or_null(b1, TR.bwd / R.fwd),
                                    R.bytes / ((double)((K + 1) * n * sizeof(double))),
                                    fmt_or_null(b2, TR.bytes / R.bytes));
             first = 0;
