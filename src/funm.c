@@ -513,6 +513,37 @@ kry_status kry_slq(const kry_operator *op, const kry_funm_fn *f, const kry_slq_p
     return st;
 }
 
+kry_status kry_trace_hutchinson(const kry_operator *op, const kry_slq_params *params,
+                                kry_funm_ws *fws, kry_slq_result *res)
+{
+    kry_slq_params p = params != NULL ? *params : kry_slq_params_default();
+    size_t N;
+    kry_slq_result r;
+    kry_slq_result_init(&r);
+    r.ritz_min = r.ritz_max = NAN;
+    kry_status st = kry_slq_check(op, &p, fws, &N);
+    double mean = 0.0, m2 = 0.0;
+    for (size_t j = 0; st == KRY_OK && j < N; ++j) {
+        kry_slq_probe(op, &p, j, fws->v1);
+        st = kry_operator_apply(op, fws->v1, fws->v2);
+        if (st != KRY_OK)
+            break;
+        r.matvecs++;
+        double t;
+        st = kry_vec_dot(op->space, op->n, fws->v1, fws->v2, &t);
+        if (st != KRY_OK)
+            break;
+        r.probes = j + 1;
+        double d = t - mean;
+        mean += d / (double)r.probes;
+        m2 += d * (t - mean);
+    }
+    kry_slq_finish(&r, mean, m2);
+    if (res != NULL)
+        *res = r;
+    return st;
+}
+
 kry_status kry_slq_logdet(const kry_operator *op, const kry_slq_params *params,
                           kry_lanczos_ws *lws, kry_funm_ws *fws, kry_slq_result *res)
 {

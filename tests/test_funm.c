@@ -139,6 +139,14 @@ static int user_nan(void *ctx, double x, double *f, double *df)
     return 0;
 }
 
+static int fail_matvec(void *ctx, const double *restrict x, double *restrict y)
+{
+    (void)ctx;
+    (void)x;
+    (void)y;
+    return 1;
+}
+
 /* --------------------------------------------------------- core: scalars ---- */
 
 START_TEST(test_eval_builtin)
@@ -440,6 +448,14 @@ START_TEST(test_trace_and_density)
     ck_assert_int_eq(kry_slq(&op, &id, &p, lws, fws, &r), KRY_OK);
     ck_assert_close(r.estimate, tr, 1e-12);
     ck_assert_double_le(r.std_error, 1e-10 * tr);
+    /* Hutchinson: the same probes, one matvec each, the same estimate. */
+    kry_slq_result rh;
+    size_t mv0 = t.matvecs;
+    ck_assert_int_eq(kry_trace_hutchinson(&op, &p, fws, &rh), KRY_OK);
+    ck_assert_close(rh.estimate, tr, 1e-13);
+    ck_assert_uint_eq(rh.matvecs, 8);
+    ck_assert_uint_eq(t.matvecs - mv0, 8);
+    ck_assert(isnan(rh.ritz_min));
     kry_funm_fn e = kry_funm_exp(0.3);
     ck_assert_int_eq(kry_slq(&op, &e, &p, lws, fws, &r), KRY_OK);
     ck_assert_double_le(fabs(r.estimate - tre), 4.0 * r.std_error + 1e-12 * tre);
@@ -479,6 +495,50 @@ START_TEST(test_trace_and_density)
     free(tg);
     free(dg);
     free(t.d);
+    kry_lanczos_ws_free(lws);
+    kry_funm_ws_free(fws);
+}
+END_TEST
+
+START_TEST(test_hutchinson_dense)
+{
+    /* A dense matrix with off-diagonal mass: Hutchinson and SLQ with f = x agree probe
+       by probe (v^T A v = |v|^2 alpha_0), and both are within 3 standard errors of the
+       exact trace; Gaussian probes too. */
+    const size_t n = 80;
+    double *A = spd_matrix(n, 0.5, 4.0, 33), tr = 0.0;
+    for (size_t i = 0; i < n; ++i)
+        tr += A[i * n + i];
+    kry_operator op;
+    ck_assert_int_eq(kry_operator_dense(n, A, n, &op), KRY_OK);
+    kry_lanczos_ws *lws = kry_lanczos_ws_alloc(n, 5);
+    kry_funm_ws *fws = kry_funm_ws_alloc(n, 5);
+    kry_slq_params p = kry_slq_params_default();
+    p.probes = 40;
+    p.lanczos.max_steps = 5;
+    kry_funm_fn id = kry_funm_user(user_domain, NULL);
+    for (int kind = 0; kind < 2; ++kind) {
+        p.probe = kind ? KRY_PROBE_GAUSSIAN : KRY_PROBE_RADEMACHER;
+        kry_slq_result rh, rs;
+        ck_assert_int_eq(kry_trace_hutchinson(&op, &p, fws, &rh), KRY_OK);
+        ck_assert_int_eq(kry_slq(&op, &id, &p, lws, fws, &rs), KRY_OK);
+        ck_assert_close(rh.estimate, rs.estimate, 1e-12);
+        ck_assert_close(rh.std_error, rs.std_error, 1e-9);
+        ck_assert_double_le(fabs(rh.estimate - tr), 3.0 * rh.std_error);
+        ck_assert_uint_eq(rh.matvecs, 40);
+        ck_assert_uint_eq(rs.matvecs, 200);
+    }
+    kry_slq_result r;
+    kry_funm_ws *fo = kry_funm_ws_alloc(n + 1, 5);
+    ck_assert_int_eq(kry_trace_hutchinson(&op, &p, fo, &r), KRY_EDIM);
+    ck_assert_int_eq(kry_trace_hutchinson(NULL, &p, fws, &r), KRY_EINVAL);
+    ck_assert_int_eq(kry_trace_hutchinson(&op, &p, NULL, &r), KRY_EINVAL);
+    kry_operator bad;
+    ck_assert_int_eq(kry_operator_callback(n, fail_matvec, NULL, &bad), KRY_OK);
+    ck_assert_int_eq(kry_trace_hutchinson(&bad, &p, fws, &r), KRY_ECALLBACK);
+    kry_funm_ws_free(fo);
+    free(A);
+    kry_operator_destroy(&op);
     kry_lanczos_ws_free(lws);
     kry_funm_ws_free(fws);
 }
@@ -606,14 +666,6 @@ START_TEST(test_args_ws_tridiag)
     kry_funm_ws_free(ws);
 }
 END_TEST
-
-static int fail_matvec(void *ctx, const double *restrict x, double *restrict y)
-{
-    (void)ctx;
-    (void)x;
-    (void)y;
-    return 1;
-}
 
 START_TEST(test_args_lanczos_layer)
 {
@@ -778,6 +830,7 @@ static Suite *funm_suite(void)
     tcase_add_test(core, test_apply_vs_dense);
     tcase_add_test(core, test_logdet_vs_cholesky);
     tcase_add_test(core, test_trace_and_density);
+    tcase_add_test(core, test_hutchinson_dense);
     tcase_add_test(core, test_not_spd_detected);
     suite_add_tcase(s, core);
     TCase *args = tcase_create("args");

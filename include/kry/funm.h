@@ -226,6 +226,17 @@ KRY_API KRY_NODISCARD kry_status kry_slq(const kry_operator *op, const kry_funm_
                                          const kry_slq_params *params, kry_lanczos_ws *lws,
                                          kry_funm_ws *fws, kry_slq_result *res);
 
+/* Hutchinson's estimator of tr A: (1/N) sum_j v_j^T A v_j with the probes of params
+   (kind, seed, count; params->lanczos is not used). One matvec per probe, no Lanczos:
+   for f(x) = x it equals SLQ at a fraction of the cost (v^T A v = |v|^2 alpha_0).
+   fws must have been allocated for n = op->n (it holds the probe and A v). res as for
+   kry_slq, with steps_max 0 and ritz_min/ritz_max NaN. Errors: KRY_EINVAL (NULL op or
+   fws, invalid op or params), KRY_EDIM, KRY_ECALLBACK, KRY_ENONFINITE. */
+KRY_API KRY_NODISCARD kry_status kry_trace_hutchinson(const kry_operator *op,
+                                                      const kry_slq_params *params,
+                                                      kry_funm_ws *fws,
+                                                      kry_slq_result *res);
+
 /* log det A = tr log A by SLQ, for symmetric positive definite A. A non-positive Ritz
    value (A not positive definite) gives KRY_EDOMAIN. Otherwise as kry_slq. */
 KRY_API KRY_NODISCARD kry_status kry_slq_logdet(const kry_operator *op,

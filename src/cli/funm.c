@@ -48,7 +48,8 @@ static const char logdet_usage[] =
 static const char trace_usage[] =
     "usage: kry trace (--mtx FILE | --problem SPEC) [--f F] [options]\n"
     "\n"
-    "tr f(A) by stochastic Lanczos quadrature (Hutchinson's estimator for f = x).\n"
+    "tr f(A) by stochastic Lanczos quadrature; for f = x Hutchinson's estimator\n"
+    "(one product per probe, --steps is not used).\n"
     "\n"
     "  --f F                 x (default: tr A), exp (exp(t x)), log, sqrt or inv\n"
     "  --t T                 the scale t of exp (default 1)\n"
@@ -339,8 +340,12 @@ static void print_slq(const fopts *o, const kry_slq_result *r, size_t steps, dou
         return;
     }
     printf("%s = %.10g +/- %.3g (standard error)\n", what, r->estimate, r->std_error);
-    printf("probes %zu, steps %zu, matvecs %zu, %.3f s, Ritz values in [%.6g, %.6g]\n",
-           r->probes, steps, r->matvecs, seconds, r->ritz_min, r->ritz_max);
+    if (isfinite(r->ritz_min))
+        printf("probes %zu, steps %zu, matvecs %zu, %.3f s, Ritz values in [%.6g, %.6g]\n",
+               r->probes, steps, r->matvecs, seconds, r->ritz_min, r->ritz_max);
+    else
+        printf("probes %zu (Hutchinson), matvecs %zu, %.3f s\n", r->probes, r->matvecs,
+               seconds);
 }
 
 static int run_slq(const fopts *o, const kry_operator *op, size_t steps)
@@ -368,8 +373,13 @@ static int run_slq(const fopts *o, const kry_operator *op, size_t steps)
     }
     kry_slq_result r;
     double t0 = cli_now();
-    kry_status st = kry_slq(op, &f, &p, lws, fws, &r);
+    /* tr A needs no Lanczos: Hutchinson's estimator, one matvec per probe. */
+    const int hutch = f.kind == KRY_FUNM_USER;
+    kry_status st = hutch ? kry_trace_hutchinson(op, &p, fws, &r) :
+                            kry_slq(op, &f, &p, lws, fws, &r);
     double sec = cli_now() - t0;
+    if (hutch)
+        steps = 1;
     if (st != KRY_OK) {
         rc = report_failure(o, st, r.ritz_min);
         goto done;
@@ -385,8 +395,8 @@ static int run_slq(const fopts *o, const kry_operator *op, size_t steps)
         snprintf(what, sizeof what, "tr %s(A)", o->fname);
     print_slq(o, &r, steps, sec, what);
     if (!o->quiet)
-        fprintf(stderr, "kry %s: %zu probes x %zu steps, %zu matvecs, %.3f s\n", o->name,
-                r.probes, steps, r.matvecs, sec);
+        fprintf(stderr, "kry %s: %zu probes x %zu %s, %zu matvecs, %.3f s\n", o->name,
+                r.probes, steps, hutch ? "product" : "steps", r.matvecs, sec);
 done:
     kry_lanczos_ws_free(lws);
     kry_funm_ws_free(fws);
