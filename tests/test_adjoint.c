@@ -861,6 +861,148 @@ START_TEST(test_affine_operator)
 }
 END_TEST
 
+/* Packed theta for a random pencil: x, d0 (diagonally dominant), e0, D, E. */
+static double *pencil_theta(size_t n, size_t p, uint64_t seed)
+{
+    size_t np = kry_pencil_full_nparams(n, p);
+    double *t = vec_alloc(np);
+    kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER, 0, np, t);
+    double *d0 = t + p;
+    for (size_t r = 0; r < n; ++r)
+        d0[r] = 4.0 + 0.3 * (double)r / (double)n; /* keeps A(x) positive definite */
+    for (size_t k = p + n + (n - 1); k < np; ++k)
+        t[k] *= 0.2;
+    return t;
+}
+
+START_TEST(test_pencil_full)
+{
+    /* Products against the assembled tridiagonal; param_vjp against central differences
+       of w^T A(theta) u (bilinear in theta, so exact up to rounding); then the gradient
+       of v^T log(A) v with respect to x and the A_i through one adjoint sweep against
+       central differences of the forward pass. */
+    const size_t n = 14, p = 3, np = kry_pencil_full_nparams(n, p);
+    ck_assert_uint_eq(np, p + n + (n - 1) + n * p + (n - 1) * p);
+    double *theta = pencil_theta(n, p, 111);
+    kry_operator op;
+    ck_assert_int_eq(kry_operator_pencil_full(n, p, theta, &op), KRY_OK);
+    ck_assert_uint_eq(op.n_params, np);
+    double *x = randvec(n, 112), *w = randvec(n, 113), *y = vec_alloc(n);
+    const double *xx = theta, *d0 = xx + p, *e0 = d0 + n, *D = e0 + (n - 1), *E = D + n * p;
+    double d[14], e[13];
+    for (size_t r = 0; r < n; ++r) {
+        d[r] = d0[r];
+        for (size_t i = 0; i < p; ++i)
+            d[r] += D[r * p + i] * xx[i];
+    }
+    for (size_t r = 0; r + 1 < n; ++r) {
+        e[r] = e0[r];
+        for (size_t i = 0; i < p; ++i)
+            e[r] += E[r * p + i] * xx[i];
+    }
+    ck_assert_int_eq(kry_operator_apply(&op, x, y), KRY_OK);
+    for (size_t r = 0; r < n; ++r) {
+        double ref = d[r] * x[r] + (r > 0 ? e[r - 1] * x[r - 1] : 0.0) +
+                     (r + 1 < n ? e[r] * x[r + 1] : 0.0);
+        ck_assert_close(y[r], ref, 1e-14);
+    }
+    double *g = vec_alloc(np);
+    ck_assert_int_eq(op.param_vjp(op.ctx, x, w, g), 0);
+    double *tp = vec_alloc(np);
+    for (size_t k = 0; k < np; ++k) {
+        const double h = 0.37;
+        memcpy(tp, theta, np * sizeof(double));
+        tp[k] += h;
+        ck_assert_int_eq(kry_pencil_full_set(&op, tp), KRY_OK);
+        ck_assert_int_eq(kry_operator_apply(&op, x, y), KRY_OK);
+        double fp = dotn(n, w, y);
+        tp[k] -= 2 * h;
+        ck_assert_int_eq(kry_pencil_full_set(&op, tp), KRY_OK);
+        ck_assert_int_eq(kry_operator_apply(&op, x, y), KRY_OK);
+        double fm = dotn(n, w, y);
+        ck_assert_msg(fabs((fp - fm) / (2 * h) - g[k]) <= 1e-12 * (1.0 + fabs(g[k])),
+                      "param %zu: %g vs %g", k, g[k], (fp - fm) / (2 * h));
+    }
+    ck_assert_int_eq(kry_pencil_full_set(&op, theta), KRY_OK);
+
+    /* End to end: v^T log(A(theta)) v, both modes. */
+    kry_lanczos_ws *lws = kry_lanczos_ws_alloc(n, 8);
+    kry_funm_ws *fws = kry_funm_ws_alloc(n, 8);
+    kry_adjoint_ws *aws = kry_adjoint_ws_alloc(n, 8);
+    kry_funm_fn f = kry_funm_log();
+    double *v = randvec(n, 114);
+    for (int mode = 0; mode < 2; ++mode) {
+        kry_lanczos_params lp = kry_lanczos_params_default();
+        lp.max_steps = 8;
+        lp.reorth = mode ? KRY_REORTH_FULL : KRY_REORTH_NONE;
+        double val;
+        memset(g, 0, np * sizeof(double));
+        ck_assert_int_eq(kry_adjoint_quadform(&op, &f, v, &lp, NULL, lws, fws, aws, &val, g,
+                                              NULL),
+                         KRY_OK);
+        /* Central differences along a random direction over all parameters. */
+        double *dir = randvec(np, 115 + (uint64_t)mode);
+        const double h = 1e-6;
+        for (size_t k = 0; k < np; ++k)
+            tp[k] = theta[k] + h * dir[k];
+        ck_assert_int_eq(kry_pencil_full_set(&op, tp), KRY_OK);
+        double qp, qm;
+        ck_assert_int_eq(kry_funm_quadform(&op, &f, v, &lp, lws, fws, &qp, NULL), KRY_OK);
+        for (size_t k = 0; k < np; ++k)
+            tp[k] = theta[k] - h * dir[k];
+        ck_assert_int_eq(kry_pencil_full_set(&op, tp), KRY_OK);
+        ck_assert_int_eq(kry_funm_quadform(&op, &f, v, &lp, lws, fws, &qm, NULL), KRY_OK);
+        ck_assert_int_eq(kry_pencil_full_set(&op, theta), KRY_OK);
+        double fd = (qp - qm) / (2 * h), ad = dotn(np, g, dir);
+        ck_assert_msg(fabs(fd - ad) <= 1e-8 * fabs(fd), "mode %d: %.12g vs FD %.12g", mode, ad,
+                      fd);
+        free(dir);
+    }
+    /* Errors. */
+    kry_operator other;
+    ck_assert_int_eq(kry_operator_pencil_full(n, p, NULL, &other), KRY_EINVAL);
+    ck_assert_int_eq(kry_operator_pencil_full(0, p, theta, &other), KRY_EINVAL);
+    ck_assert_int_eq(kry_operator_pencil_full(n, p, theta, NULL), KRY_EINVAL);
+    ck_assert_int_eq(kry_operator_pencil_full(n, SIZE_MAX / 4, theta, &other), KRY_ERANGE);
+    ck_assert_uint_eq(kry_pencil_full_nparams(0, 3), 0);
+    memcpy(tp, theta, np * sizeof(double));
+    tp[np - 1] = NAN;
+    ck_assert_int_eq(kry_operator_pencil_full(n, p, tp, &other), KRY_ENONFINITE);
+    ck_assert_int_eq(kry_pencil_full_set(&op, tp), KRY_ENONFINITE);
+    tp[np - 1] = 1e308; /* finite theta, A(x) overflows */
+    tp[p - 1] = 1e308;
+    ck_assert_int_eq(kry_pencil_full_set(&op, tp), KRY_ENONFINITE);
+    ck_assert_int_eq(kry_operator_apply(&op, x, y), KRY_OK); /* old point in force */
+    ck_assert_int_eq(kry_pencil_full_set(NULL, theta), KRY_EINVAL);
+    ck_assert_int_eq(kry_pencil_full_set(&op, NULL), KRY_EINVAL);
+    kry_operator t3;
+    double td[3] = {1, 2, 3}, te[2] = {0, 0};
+    ck_assert_int_eq(kry_operator_tridiag(3, td, te, &t3), KRY_OK);
+    ck_assert_int_eq(kry_pencil_full_set(&t3, theta), KRY_EINVAL);
+    kry_operator_destroy(&t3);
+    /* n = 1, p = 0: a 1 x 1 matrix d0. */
+    double one = 2.385, v1 = 1.0, y1;
+    kry_operator o1;
+    ck_assert_int_eq(kry_operator_pencil_full(1, 0, &one, &o1), KRY_OK);
+    ck_assert_uint_eq(o1.n_params, 1);
+    ck_assert_int_eq(kry_operator_apply(&o1, &v1, &y1), KRY_OK);
+    ck_assert_double_eq(y1, 2.385);
+    kry_operator_destroy(&o1);
+
+    free(theta);
+    free(x);
+    free(w);
+    free(y);
+    free(g);
+    free(tp);
+    free(v);
+    kry_operator_destroy(&op);
+    kry_lanczos_ws_free(lws);
+    kry_funm_ws_free(fws);
+    kry_adjoint_ws_free(aws);
+}
+END_TEST
+
 /* ------------------------------------------------------------------- args ---- */
 
 static int fail_matvec(void *ctx, const double *restrict x, double *restrict y)
@@ -1296,6 +1438,7 @@ static Suite *adjoint_suite(void)
     tcase_add_test(core, test_slq_gradient_affine);
     tcase_add_test(core, test_slq_inexact);
     tcase_add_test(core, test_affine_operator);
+    tcase_add_test(core, test_pencil_full);
     suite_add_tcase(s, core);
     TCase *args = tcase_create("args");
     tcase_add_test(args, test_args_backward);

@@ -248,6 +248,31 @@ KRY_API int kry_affine_matvec_vjp(void *ctx, const double *restrict w,
                                   const double *restrict x, double *restrict u,
                                   double *restrict grad);
 
+/* ---- The tridiagonal pencil with every coefficient a parameter ---- */
+
+/* Number of parameters of kry_operator_pencil_full: p + n + (n-1) + n p + (n-1) p, or 0
+   when n == 0 or the count overflows. */
+KRY_API size_t kry_pencil_full_nparams(size_t n, size_t p);
+
+/* The tridiagonal pencil A(x) = A_0 + sum_{i<p} x_i A_i of kry_operator_pencil
+   (diag(A(x)) = d0 + D x, offdiag(A(x)) = e0 + E x, D n x p and E (n-1) x p, row-major),
+   with param_vjp differentiating with respect to the point *and* the matrices, packed as
+       theta = (x[0..p), d0[0..n), e0[0..n-1), D[0..n p), E[0..(n-1) p)).
+   With s_r = w_r u_r and t_r = w_r u_{r+1} + w_{r+1} u_r, param_vjp adds
+   grad_x = D^T s + E^T t, grad_d0 = s, grad_e0 = t, grad_D = s x^T, grad_E = t x^T
+   (MATH.md section 4's linear layer), so one adjoint sweep trains both the A_i and x.
+   theta (length kry_pencil_full_nparams(n, p)) is copied. p may be 0.
+   Errors: KRY_EINVAL (NULL theta or out, n == 0), KRY_ENONFINITE (theta or A(x) not
+   finite), KRY_ERANGE (sizes overflow), KRY_ENOMEM. */
+KRY_API KRY_NODISCARD kry_status kry_operator_pencil_full(size_t n, size_t p,
+                                                          const double *theta,
+                                                          kry_operator *out);
+
+/* Replaces theta of an operator from kry_operator_pencil_full (no allocation; not
+   concurrently with products of the same operator). On error the previous theta stays.
+   Errors: KRY_EINVAL (another operator, NULL theta), KRY_ENONFINITE (theta or A(x)). */
+KRY_API KRY_NODISCARD kry_status kry_pencil_full_set(kry_operator *op, const double *theta);
+
 #ifdef __cplusplus
 }
 #endif
