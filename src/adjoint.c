@@ -13,8 +13,9 @@
    It is the Lagrangian adjoint of the recurrence A x_k = alpha_k x_k + beta_{k-1} x_{k-1}
    + beta_k x_{k+1} with the local constraints x_k^T x_{k+1} = 0, |x_{k+1}| = 1; the
    multipliers of the latter are mu_k and nu_k, and beta_k nu_k x_{k+1} is the one that
-   reaches the next equation. The three inner products of a step are formed in one pass
-   over the four vectors and reduced together.
+   reaches the next equation. Memory traffic per step: besides the product with A, two
+   passes, one forming lambda_k and one updating g that also forms the three inner
+   products of the next step (reduced together, one allreduce per step).
 
    Arnoldi adjoint with re-projection (forward with reorth full). The forward pass is an
    Arnoldi process A X = X H + beta_{K-1} x_K e^T with X^T X = I and H = T (the

@@ -1,5 +1,6 @@
 /* kry/funm.h — matrix functions by Lanczos (MATH.md section 6): f(A) v, v^T f(A) v,
-   stochastic Lanczos quadrature (SLQ) for tr f(A) and log det A, and spectral densities.
+   stochastic Lanczos quadrature (SLQ) for tr f(A) and log det A, Hutchinson's trace
+   estimator, and spectral densities. Their gradients are in kry/adjoint.h.
 
    With a Lanczos decomposition A Q = Q T + beta q e^T from v (l = |v|) and the
    eigen-decomposition T = S diag(theta) S^T,
