@@ -125,9 +125,9 @@ KRY_API size_t kry_adjoint_ws_bytes(size_t n, size_t max_steps);
    cotangents ct. Accumulates theta_bar[0..op->n_params) += dL/dtheta (if theta_bar !=
    NULL) and v_bar[0..n) += dL/dv (if v_bar != NULL). Cost: K matvecs and K parameter
    VJPs (or K fused products), O(n K) vector work (Lanczos) or O(n K^2) (Arnoldi).
-   Errors: KRY_EINVAL (NULL op, d, ct or ws; invalid op; K == 0; v_norm <= 0 or not
-   finite; ldq or ldxbar < n; unknown method; xbar_coef without xbar_dir or the reverse;
-   beta[k] <= 0 for k < K-1 ... see KRY_EUNSUPPORTED), KRY_EDIM (op->n or K exceed the
+   Errors: KRY_EINVAL (NULL op, d, ct or ws, or NULL arrays in d; invalid op; K == 0;
+   v_norm <= 0 or not finite; ldq or ldxbar < n; unknown method; xbar_coef without
+   xbar_dir or the reverse; a negative beta), KRY_EDIM (op->n or K exceed the
    workspace), KRY_ERANGE (n or K above a BLAS int), KRY_EUNSUPPORTED (theta_bar given
    but op has neither param_vjp nor a fused product; a zero beta_k with k < K-1),
    KRY_ECALLBACK (matvec, param_vjp, fused product or allreduce failed), KRY_ENONFINITE
