@@ -35,14 +35,6 @@
 extern "C" {
 #endif
 
-/* Returned when f is applied outside its domain: log or sqrt of a matrix with a
-   non-positive Ritz value (A is not positive definite), 1/x at a zero Ritz value, or a
-   user function reporting a domain error.
-   TEMPORARY: this is meant to be a kry_status constant in kry/status.h (with its
-   kry_strerror text); until it is, it takes the first value past the table, for which
-   kry_strerror returns "unknown status". */
-#define KRY_EDOMAIN ((kry_status)KRY_STATUS_COUNT)
-
 /* ---- Scalar functions ---- */
 
 /* Which function f is. */
