@@ -215,6 +215,24 @@ if expect_exit 0 "hessian --trace with all eigenvalues exits 0" -- \
         not_ok "Hutchinson trace agrees with the eigenvalue sum" "$tr_est +- $tr_se vs $sum"
     fi
 fi
+# Density: the CSV has t and both densities, which are nonnegative and integrate to 1
+# (trapezoidal rule on the grid, which spans the Ritz range plus 3 sigma).
+if expect_exit 0 "hessian --density exits 0" -- \
+    hessian $hopts --density "$tmp/dens.csv" --density-probes 3 --points 300 --format json; then
+    if [ "$(head -n 1 "$tmp/dens.csv")" = "t,density_before,density_after" ] &&
+        [ "$(wc -l <"$tmp/dens.csv")" -eq 301 ] &&
+        awk -F, 'NR > 1 { if ($2 < 0 || $3 < 0) bad = 1;
+                 if (NR > 2) { h = $1 - t; i2 += h * ($2 + b) / 2; i3 += h * ($3 + a) / 2 }
+                 t = $1; b = $2; a = $3 }
+             END { d2 = i2 - 1; d3 = i3 - 1; if (d2 < 0) d2 = -d2; if (d3 < 0) d3 = -d3;
+                   exit bad || d2 > 1e-2 || d3 > 1e-2 }' "$tmp/dens.csv"; then
+        ok "--density writes two nonnegative densities that integrate to 1"
+    else
+        not_ok "--density writes two nonnegative densities that integrate to 1" "$(head -n 3 "$tmp/dens.csv")"
+    fi
+    grep -q '"density_hvps"' "$tmp/out" && ok "hessian JSON reports density_hvps" ||
+        not_ok "hessian JSON reports density_hvps"
+fi
 expect_exit 0 "hessian table output exits 0" -- hessian $hopts --trace --probes 10
 grep -q 'eigenvalue' "$tmp/out" && grep -q 'trace (Hutchinson)' "$tmp/out" &&
     ok "hessian table shows eigenvalues and the trace" ||

@@ -9,7 +9,9 @@
    backpropagation and exact HVP by Pearlmutter's R-operator; or an FD-HVP of the exact
    gradient, kry_operator_hvp_fd). Eigenvalues: the Lanczos eigensolver (kry/ritz.h) with
    full reorthogonalisation and the residual test of MATH.md section 3. Trace: Hutchinson's
-   estimator with Rademacher probes and its standard error.
+   estimator with Rademacher probes and its standard error (kry_trace_hutchinson).
+   Spectral density: stochastic Lanczos quadrature (kry_slq_nodes, kry_density_eval),
+   before and after training on one grid with one broadening.
 
    The Hessian is that of the mean loss over the first --hessian-rows rows of the data
    file; training uses all rows. Everything is deterministic given --seed (the initial
@@ -73,12 +75,19 @@ static const char hessian_usage[] =
     "  --trace               also estimate tr(H) (Hutchinson, Rademacher probes) with its\n"
     "                        standard error\n"
     "  --probes N            probes of the trace estimate (default 100, at least 2)\n"
-    "  --density FILE.csv    spectral density by stochastic Lanczos quadrature\n"
+    "  --density FILE.csv    spectral density by stochastic Lanczos quadrature, written as\n"
+    "                        t,density_before[,density_after] (normalised to integrate to 1)\n"
+    "  --density-probes N    SLQ probes (default 10)\n"
+    "  --density-steps K     Lanczos steps per probe (default 40; K HVPs per probe)\n"
+    "  --sigma S             Gaussian broadening (default: the larger of the two analyses'\n"
+    "                        (largest - smallest node) / K)\n"
+    "  --points N            grid points (default 400)\n"
     "output:\n"
     "  --format F            table (default) or json (objects before and after, each with\n"
     "                        eigenvalues, residuals, converged, hvps, loss, accuracy and\n"
-    "                        trace/trace_stderr when asked; plus seconds)\n"
-    "  --plot FILE.png       gnuplot chart of the top-k before vs after training\n"
+    "                        trace/trace_stderr and density_hvps when asked; plus seconds)\n"
+    "  --plot FILE.png       gnuplot chart of the top-k before vs after training (and the\n"
+    "                        density when --density is given)\n"
     "  --quiet               no progress lines on stderr\n"
     "\n"
     "Exit codes: 0 success, 1 some eigenpair not converged within the budget (results\n"
@@ -93,7 +102,8 @@ typedef struct hopts {
     int hidden_set;
     kry_mlp_act act;
     double l2, lr, tol;
-    size_t steps, batch, hrows, k, max_hvps, probes;
+    size_t steps, batch, hrows, k, max_hvps, probes, dprobes, dsteps, points;
+    double sigma;
     int hrows_set, trace, standardize, quiet;
     kry_mlp_optimizer optimizer;
     uint64_t seed;
@@ -119,6 +129,9 @@ typedef struct analysis {
     double seconds;
     double trace, trace_se;
     size_t trace_hvps;
+    double *nodes, *weights; /* SLQ nodes and weights (density) */
+    size_t count, density_hvps;
+    double ritz_min, ritz_max, sigma;
 } analysis;
 
 /* Counts the products of an inner operator (exact or FD-HVP). */
@@ -167,7 +180,7 @@ static int parse_opts(int argc, char **argv, hopts *o)
     enum {
         O_DATA = 256, O_HIDDEN, O_ACT, O_L2, O_STEPS, O_LR, O_BATCH, O_SEED, O_HROWS, O_WHICH,
         O_HVP, O_TOL, O_MAXHVPS, O_TRACE, O_PROBES, O_DENSITY, O_PLOT, O_SAVE, O_LOAD,
-        O_FORMAT, O_QUIET, O_OPT, O_STD
+        O_FORMAT, O_QUIET, O_OPT, O_STD, O_DPROBES, O_DSTEPS, O_SIGMA, O_POINTS
     };
     static const struct option longopts[] = {
         {"data", required_argument, 0, O_DATA},       {"hidden", required_argument, 0, O_HIDDEN},
@@ -183,6 +196,9 @@ static int parse_opts(int argc, char **argv, hopts *o)
         {"load-params", required_argument, 0, O_LOAD},
         {"format", required_argument, 0, O_FORMAT},   {"quiet", no_argument, 0, O_QUIET},
         {"optimizer", required_argument, 0, O_OPT},   {"standardize", no_argument, 0, O_STD},
+        {"density-probes", required_argument, 0, O_DPROBES},
+        {"density-steps", required_argument, 0, O_DSTEPS},
+        {"sigma", required_argument, 0, O_SIGMA},     {"points", required_argument, 0, O_POINTS},
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->data = "digits";
@@ -199,6 +215,9 @@ static int parse_opts(int argc, char **argv, hopts *o)
     o->hvp = HVP_EXACT;
     o->tol = 1e-4;
     o->probes = 100;
+    o->dprobes = 10;
+    o->dsteps = 40;
+    o->points = 400;
     o->optimizer = KRY_MLP_SGD;
     o->format = OUT_TABLE;
     opterr = 0;
@@ -263,6 +282,12 @@ static int parse_opts(int argc, char **argv, hopts *o)
                 bad = 1;
             break;
         case O_STD: o->standardize = 1; break;
+        case O_DPROBES: bad = cli_parse_size(v, &o->dprobes) || o->dprobes == 0; break;
+        case O_DSTEPS: bad = cli_parse_size(v, &o->dsteps) || o->dsteps == 0; break;
+        case O_SIGMA: bad = cli_parse_double(v, &o->sigma) || !(o->sigma > 0.0); break;
+        case O_POINTS:
+            bad = cli_parse_size(v, &o->points) || o->points < 2 || o->points > 10000000;
+            break;
         case 'h': fputs(hessian_usage, stdout); return -1;
         case ':':
             return cli_fail(CMD, KRY_EXIT_USAGE, "option '%s' needs a value",
@@ -278,10 +303,6 @@ static int parse_opts(int argc, char **argv, hopts *o)
     }
     if (optind < argc)
         return cli_fail(CMD, KRY_EXIT_USAGE, "unexpected argument '%s'", argv[optind]);
-    if (o->density)
-        return cli_fail(CMD, KRY_EXIT_USAGE,
-                        "--density is not available yet: it needs stochastic Lanczos "
-                        "quadrature (the funm module), which this build does not have");
     return 0;
 }
 
@@ -491,18 +512,25 @@ typedef struct hctx {
     const kry_mlp *model;
     kry_mlp_ws *hws; /* Hessian rows (one chunk up to MAX_CHUNK rows) */
     size_t hrows, P, max_steps;
+    size_t dsteps; /* Lanczos steps per SLQ probe (at most P) */
     kry_lanczos_ws *lws;
     kry_ritz_ws *rws;
-    double *v, *hv; /* P each: trace probes */
+    kry_funm_ws *fws;
 } hctx;
 
-static int analysis_alloc(analysis *a, size_t k)
+static int analysis_alloc(analysis *a, size_t k, size_t cap)
 {
     memset(a, 0, sizeof *a);
     a->eig = calloc(k, sizeof *a->eig);
     a->resid = calloc(k, sizeof *a->resid);
     a->conv = calloc(k, sizeof *a->conv);
-    a->trace = a->trace_se = NAN;
+    a->trace = a->trace_se = a->ritz_min = a->ritz_max = a->sigma = NAN;
+    if (cap) {
+        a->nodes = calloc(cap, sizeof *a->nodes);
+        a->weights = calloc(cap, sizeof *a->weights);
+        if (!a->nodes || !a->weights)
+            return -1;
+    }
     return a->eig && a->resid && a->conv ? 0 : -1;
 }
 
@@ -511,6 +539,8 @@ static void analysis_free(analysis *a)
     free(a->eig);
     free(a->resid);
     free(a->conv);
+    free(a->nodes);
+    free(a->weights);
 }
 
 /* Why an HVP failed, for the error message. */
@@ -581,31 +611,48 @@ static int analyse(hctx *c, const double *theta, const char *label, analysis *a)
     a->reason = res.reason;
 
     if (o->trace) {
-        /* Hutchinson: tr H = E[v^T H v] for Rademacher v; Welford's running moments. */
+        /* Hutchinson: tr H = E[v^T H v] for Rademacher v, one HVP per probe. */
+        kry_slq_params sp = kry_slq_params_default();
+        sp.probes = o->probes;
+        sp.seed = o->seed;
+        kry_slq_result sr;
         size_t before = cnt.count;
-        double mean = 0.0, m2 = 0.0;
         t0 = cli_now();
-        for (size_t i = 0; i < o->probes; ++i) {
-            kry_rng_fill_rademacher(o->seed, KRY_RNG_STREAM_PROBE, (uint64_t)i * c->P, c->P,
-                                    c->v);
-            st = kry_operator_apply(&op, c->v, c->hv);
-            if (st != KRY_OK) {
-                st = hvp_failure(o, &inner, &batch, st);
-                rc = cli_fail(CMD, KRY_EXIT_INTERNAL, "%s: trace probe %zu failed: %s", label,
-                              i + 1, kry_strerror(st));
-                goto out;
-            }
-            double s = 0.0;
-            for (size_t j = 0; j < c->P; ++j)
-                s += c->v[j] * c->hv[j];
-            double delta = s - mean;
-            mean += delta / (double)(i + 1);
-            m2 += delta * (s - mean);
-        }
+        st = kry_trace_hutchinson(&op, &sp, c->fws, &sr);
         a->seconds += cli_now() - t0;
-        a->trace = mean;
-        a->trace_se = sqrt(m2 / (double)(o->probes - 1) / (double)o->probes);
+        if (st != KRY_OK) {
+            st = hvp_failure(o, &inner, &batch, st);
+            rc = cli_fail(CMD, KRY_EXIT_INTERNAL, "%s: trace estimate failed: %s", label,
+                          kry_strerror(st));
+            goto out;
+        }
+        a->trace = sr.estimate;
+        a->trace_se = sr.std_error;
         a->trace_hvps = cnt.count - before;
+    }
+    if (o->density) {
+        /* SLQ: Gauss nodes and weights of dprobes Lanczos runs of dsteps steps. */
+        kry_slq_params sp = kry_slq_params_default();
+        sp.probes = o->dprobes;
+        sp.seed = o->seed;
+        sp.lanczos.max_steps = c->dsteps;
+        sp.lanczos.seed = o->seed;
+        kry_slq_result sr;
+        size_t before = cnt.count;
+        t0 = cli_now();
+        st = kry_slq_nodes(&op, &sp, c->lws, c->fws, a->nodes, a->weights,
+                           o->dprobes * c->dsteps, &a->count, &sr);
+        a->seconds += cli_now() - t0;
+        if (st != KRY_OK) {
+            st = hvp_failure(o, &inner, &batch, st);
+            rc = cli_fail(CMD, KRY_EXIT_INTERNAL, "%s: spectral density failed: %s", label,
+                          kry_strerror(st));
+            goto out;
+        }
+        a->density_hvps = cnt.count - before;
+        a->ritz_min = sr.ritz_min;
+        a->ritz_max = sr.ritz_max;
+        a->sigma = kry_density_sigma_default(a->nodes, a->count, c->dsteps);
     }
     if (o->hvp == HVP_FD && kry_hvp_fd_grad_count(&inner, &a->grads) != KRY_OK)
         a->grads = 0;
@@ -617,11 +664,76 @@ static int analyse(hctx *c, const double *theta, const char *label, analysis *a)
         if (o->trace)
             fprintf(stderr, "; trace %.6g +- %.2g (%zu probes)", a->trace, a->trace_se,
                     o->probes);
+        if (o->density)
+            fprintf(stderr, "; density: %zu nodes in [%.4g, %.4g], %zu HVPs", a->count,
+                    a->ritz_min, a->ritz_max, a->density_hvps);
         fputc('\n', stderr);
     }
 out:
     kry_operator_destroy(&inner);
     return rc;
+}
+
+/* ------------------------------------------------------------------ density */
+
+/* Both densities on one grid with one broadening. */
+typedef struct density {
+    double sigma, lo, hi;
+    size_t points;
+    double *t, *before, *after;
+} density;
+
+static void density_free(density *g)
+{
+    free(g->t);
+    free(g->before);
+    free(g->after);
+}
+
+/* Grid over the Ritz range of both analyses widened by 3 sigma; sigma = --sigma or the
+   larger of the two default broadenings. Writes t,density_before[,density_after]. */
+static int density_write(const hopts *o, const analysis *before, const analysis *after,
+                         density *g)
+{
+    g->sigma = o->sigma > 0.0 ? o->sigma
+                              : (after ? fmax(before->sigma, after->sigma) : before->sigma);
+    double lo = before->ritz_min, hi = before->ritz_max;
+    if (after) {
+        lo = fmin(lo, after->ritz_min);
+        hi = fmax(hi, after->ritz_max);
+    }
+    g->lo = lo - 3.0 * g->sigma;
+    g->hi = hi + 3.0 * g->sigma;
+    g->points = o->points;
+    g->t = malloc(g->points * sizeof *g->t);
+    g->before = malloc(g->points * sizeof *g->before);
+    g->after = after ? malloc(g->points * sizeof *g->after) : NULL;
+    if (!g->t || !g->before || (after && !g->after))
+        return cli_fail(CMD, KRY_EXIT_INTERNAL, "out of memory");
+    for (size_t i = 0; i < g->points; ++i)
+        g->t[i] = g->lo + (g->hi - g->lo) * (double)i / (double)(g->points - 1);
+    kry_status st = kry_density_eval(before->nodes, before->weights, before->count, g->sigma,
+                                      g->t, g->points, g->before);
+    if (st == KRY_OK && after)
+        st = kry_density_eval(after->nodes, after->weights, after->count, g->sigma, g->t,
+                              g->points, g->after);
+    if (st != KRY_OK)
+        return cli_fail(CMD, KRY_EXIT_INTERNAL, "density evaluation failed: %s",
+                        kry_strerror(st));
+    FILE *f = fopen(o->density, "w");
+    if (f == NULL)
+        return cli_fail(CMD, KRY_EXIT_USAGE, "--density: cannot write %s: %s", o->density,
+                        strerror(errno));
+    fprintf(f, "t,density_before%s\n", after ? ",density_after" : "");
+    for (size_t i = 0; i < g->points; ++i) {
+        fprintf(f, "%.10g,%.10g", g->t[i], g->before[i]);
+        if (after)
+            fprintf(f, ",%.10g", g->after[i]);
+        fputc('\n', f);
+    }
+    if (ferror(f) | (fclose(f) != 0))
+        return cli_fail(CMD, KRY_EXIT_USAGE, "--density: error writing %s", o->density);
+    return 0;
 }
 
 /* ------------------------------------------------------------------ output */
@@ -675,11 +787,14 @@ static void json_analysis(const hopts *o, const char *name, const analysis *a, i
         cli_json_double(stdout, a->trace_se);
         printf(",\n    \"trace_hvps\": %zu", a->trace_hvps);
     }
+    if (o->density)
+        printf(",\n    \"density_hvps\": %zu", a->density_hvps);
     printf(",\n    \"seconds\": %.6f\n  }%s\n", a->seconds, last ? "" : ",");
 }
 
 static void print_json(const hopts *o, const dataset *d, const kry_mlp *m, size_t hrows,
-                       const analysis *before, const analysis *after, double seconds)
+                       const analysis *before, const analysis *after, const density *g,
+                       double seconds)
 {
     printf("{\n  \"data\": ");
     json_string(strcmp(o->data, "digits") == 0 ? "digits" : d->path);
@@ -694,6 +809,17 @@ static void print_json(const hopts *o, const dataset *d, const kry_mlp *m, size_
            "  \"steps\": %zu,\n",
            o->k, kry_which_name(o->which), o->hvp == HVP_EXACT ? "exact" : "fd", o->tol,
            o->steps);
+    if (o->density) {
+        printf("  \"density\": {\"file\": ");
+        json_string(o->density);
+        printf(", \"probes\": %zu, \"steps\": %zu, \"sigma\": ", o->dprobes, o->dsteps);
+        cli_json_double(stdout, g->sigma);
+        printf(", \"lo\": ");
+        cli_json_double(stdout, g->lo);
+        printf(", \"hi\": ");
+        cli_json_double(stdout, g->hi);
+        printf(", \"points\": %zu},\n", g->points);
+    }
     json_analysis(o, "before", before, 0);
     if (after)
         json_analysis(o, "after", after, 0);
@@ -701,7 +827,8 @@ static void print_json(const hopts *o, const dataset *d, const kry_mlp *m, size_
 }
 
 static void print_table(const hopts *o, const dataset *d, const kry_mlp *m, size_t hrows,
-                        const analysis *before, const analysis *after, double seconds)
+                        const analysis *before, const analysis *after, const density *g,
+                        double seconds)
 {
     printf("MLP ");
     for (size_t l = 0; l <= kry_mlp_n_layers(m); ++l)
@@ -750,8 +877,13 @@ static void print_table(const hopts *o, const dataset *d, const kry_mlp *m, size
     SUMMARY_ROW("converged", "%zu/%zu", an[i]->nconv, o->k);
     if (o->trace)
         SUMMARY_ROW("trace (Hutchinson)", "%.6g +- %.2g", an[i]->trace, an[i]->trace_se);
+    if (o->density)
+        SUMMARY_ROW("density HVPs (SLQ)", "%zu", an[i]->density_hvps);
     SUMMARY_ROW("seconds", "%.3f", an[i]->seconds);
 #undef SUMMARY_ROW
+    if (o->density)
+        printf("\ndensity: %s (%zu probes x %zu steps, sigma %.4g, [%.4g, %.4g])\n",
+               o->density, o->dprobes, o->dsteps, g->sigma, g->lo, g->hi);
     printf("\ntotal %.3f s%s\n", seconds,
            before->nconv < o->k || (after && after->nconv < o->k)
                ? "; * = not converged within the HVP budget"
@@ -776,7 +908,7 @@ static int have_gnuplot(void)
 }
 
 static int plot(const hopts *o, const kry_mlp *m, const analysis *before,
-                const analysis *after)
+                const analysis *after, const density *dg)
 {
     FILE *g = popen("gnuplot", "w");
     if (g == NULL)
@@ -787,13 +919,15 @@ static int plot(const hopts *o, const kry_mlp *m, const analysis *before,
         len += (size_t)snprintf(arch + len, sizeof arch - len, "%s%zu", l ? "-" : "",
                                 kry_mlp_size(m, l));
     /* In a gnuplot single-quoted string, '' stands for one quote. */
-    fputs("set terminal pngcairo size 900,560\nset output '", g);
+    fprintf(g, "set terminal pngcairo size %d,560\nset output '", o->density ? 1500 : 900);
     for (const char *p = o->plot; *p; ++p) {
         if (*p == '\'')
             fputc('\'', g);
         fputc(*p, g);
     }
     fputs("'\n", g);
+    if (o->density)
+        fputs("set multiplot layout 1,2\n", g);
     fprintf(g, "set title 'Hessian top %zu (%s), MLP %s %s on %s'\n", o->k,
             kry_which_name(o->which), arch, o->act == KRY_MLP_TANH ? "tanh" : "relu",
             strcmp(o->data, "digits") == 0 ? "digits" : "data");
@@ -811,6 +945,27 @@ static int plot(const hopts *o, const kry_mlp *m, const analysis *before,
         for (size_t i = 0; i < o->k; ++i)
             fprintf(g, "%zu %.17g\n", i, after->eig[i]);
         fputs("e\n", g);
+    }
+    if (o->density) {
+        /* Log scale (the outliers carry a tiny fraction of the mass), floored at 1e-7. */
+        fprintf(g, "set title 'spectral density (SLQ, %zu probes x %zu steps, sigma %.3g)'\n",
+                o->dprobes, o->dsteps, dg->sigma);
+        fprintf(g, "set xlabel 'eigenvalue'\nset ylabel 'density'\nset logscale y\n"
+                   "set xrange [*:*]\nset yrange [1e-7:*]\nset format y '10^{%%L}'\n");
+        fprintf(g, "plot '-' with lines lw 2 title '%s'",
+                o->load ? "loaded parameters" : "at initialisation");
+        if (after)
+            fprintf(g, ", '-' with lines lw 2 title 'after %zu steps'", o->steps);
+        fputc('\n', g);
+        for (size_t i = 0; i < dg->points; ++i)
+            fprintf(g, "%.10g %.10g\n", dg->t[i], fmax(dg->before[i], 1e-12));
+        fputs("e\n", g);
+        if (after) {
+            for (size_t i = 0; i < dg->points; ++i)
+                fprintf(g, "%.10g %.10g\n", dg->t[i], fmax(dg->after[i], 1e-12));
+            fputs("e\n", g);
+        }
+        fputs("unset multiplot\n", g);
     }
     int rc = pclose(g);
     if (rc != 0)
@@ -844,6 +999,8 @@ int cli_hessian(int argc, char **argv)
     analysis before, after;
     memset(&before, 0, sizeof before);
     memset(&after, 0, sizeof after);
+    density dens;
+    memset(&dens, 0, sizeof dens);
     size_t sizes[MAX_HIDDEN + 2], ns = 0;
 
     rc = load_data(&o, &d);
@@ -921,12 +1078,15 @@ int cli_hessian(int argc, char **argv)
                                                                 : MAX_CHUNK,
                               &tws);
     theta = malloc(P * sizeof *theta);
-    c.v = malloc(P * sizeof *c.v);
-    c.hv = malloc(P * sizeof *c.hv);
-    c.lws = kry_lanczos_ws_alloc_reorth(P, max_steps, KRY_REORTH_FULL);
+    size_t dsteps = o.dsteps < P ? o.dsteps : P;
+    size_t cap = o.density ? o.dprobes * dsteps : 0;
+    c.lws = kry_lanczos_ws_alloc_reorth(P, max_steps > dsteps ? max_steps : dsteps,
+                                        KRY_REORTH_FULL);
     c.rws = kry_ritz_ws_alloc(max_steps);
-    if (st != KRY_OK || !theta || !c.v || !c.hv || !c.lws || !c.rws ||
-        analysis_alloc(&before, o.k) != 0 || analysis_alloc(&after, o.k) != 0) {
+    if (o.trace || o.density)
+        c.fws = kry_funm_ws_alloc(P, dsteps);
+    if (st != KRY_OK || !theta || !c.lws || !c.rws || ((o.trace || o.density) && !c.fws) ||
+        analysis_alloc(&before, o.k, cap) != 0 || analysis_alloc(&after, o.k, cap) != 0) {
         rc = cli_fail(CMD, KRY_EXIT_INTERNAL, "out of memory (P = %zu, HVP budget %zu)", P,
                       max_steps);
         goto done;
@@ -944,6 +1104,7 @@ int cli_hessian(int argc, char **argv)
     c.hrows = hrows;
     c.P = P;
     c.max_steps = max_steps;
+    c.dsteps = dsteps;
 
     if (!o.quiet) {
         fprintf(stderr, "kry hessian: %s: %zu rows, %zu inputs, %zu classes\n", d.path, d.rows,
@@ -1006,17 +1167,24 @@ int cli_hessian(int argc, char **argv)
         if (rc != 0)
             goto done;
     }
-    double seconds = cli_now() - t_start;
     const analysis *ap = o.steps > 0 ? &after : NULL;
+    if (o.density) {
+        rc = density_write(&o, &before, ap, &dens);
+        if (rc != 0)
+            goto done;
+        if (!o.quiet)
+            fprintf(stderr, "kry hessian: wrote %s (sigma %.4g)\n", o.density, dens.sigma);
+    }
+    double seconds = cli_now() - t_start;
     if (o.format == OUT_JSON)
-        print_json(&o, &d, model, hrows, &before, ap, seconds);
+        print_json(&o, &d, model, hrows, &before, ap, &dens, seconds);
     else
-        print_table(&o, &d, model, hrows, &before, ap, seconds);
+        print_table(&o, &d, model, hrows, &before, ap, &dens, seconds);
     fflush(stdout);
     rc = before.nconv == o.k && (ap == NULL || after.nconv == o.k) ? KRY_EXIT_OK
                                                                     : KRY_EXIT_NOT_CONVERGED;
     if (o.plot) {
-        int prc = plot(&o, model, &before, ap);
+        int prc = plot(&o, model, &before, ap, &dens);
         if (prc != 0)
             rc = prc;
         else if (!o.quiet)
@@ -1025,10 +1193,10 @@ int cli_hessian(int argc, char **argv)
 done:
     analysis_free(&before);
     analysis_free(&after);
+    density_free(&dens);
+    kry_funm_ws_free(c.fws);
     kry_ritz_ws_free(c.rws);
     kry_lanczos_ws_free(c.lws);
-    free(c.v);
-    free(c.hv);
     free(theta);
     free(loaded);
     kry_mlp_trainer_free(tr);
