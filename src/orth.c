@@ -18,26 +18,38 @@
 #include "orth.h"
 #include "vec.h"
 
+/* c[0..k) = Q^T w for one block (local, no reduction). */
+static void block_t(size_t n, const double *Q, size_t ld, size_t k, const double *w,
+                    double *c)
+{
+    if (k > 0)
+        cblas_dgemv(CblasColMajor, CblasTrans, (int)n, (int)k, 1.0, Q, (int)ld, w, 1, 0.0, c,
+                    1);
+}
+
+/* w -= Q c for one block. */
+static void block_n(size_t n, const double *Q, size_t ld, size_t k, const double *c,
+                    double *w)
+{
+    if (k > 0)
+        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, (int)k, -1.0, Q, (int)ld, c, 1, 1.0,
+                    w, 1);
+}
+
 kry_status kry_orth_cgs_pass(const kry_space *sp, size_t n, const kry_orth_basis *b,
                              double *w, double *c)
 {
-    const size_t k1 = b->k1, k2 = b->k2;
-    if (k1 + k2 == 0)
+    const size_t k1 = b->k1, k2 = b->k2, k3 = b->k3;
+    if (k1 + k2 + k3 == 0)
         return KRY_OK;
-    if (k1 > 0)
-        cblas_dgemv(CblasColMajor, CblasTrans, (int)n, (int)k1, 1.0, b->q1, (int)b->ld1, w,
-                    1, 0.0, c, 1);
-    if (k2 > 0)
-        cblas_dgemv(CblasColMajor, CblasTrans, (int)n, (int)k2, 1.0, b->q2, (int)b->ld2, w,
-                    1, 0.0, c + k1, 1);
-    if (kry_vec_reduce(sp, c, k1 + k2) != KRY_OK)
+    block_t(n, b->q1, b->ld1, k1, w, c);
+    block_t(n, b->q2, b->ld2, k2, w, c + k1);
+    block_t(n, b->q3, b->ld3, k3, w, c + k1 + k2);
+    if (kry_vec_reduce(sp, c, k1 + k2 + k3) != KRY_OK)
         return KRY_ECALLBACK;
-    if (k1 > 0)
-        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, (int)k1, -1.0, b->q1, (int)b->ld1,
-                    c, 1, 1.0, w, 1);
-    if (k2 > 0)
-        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, (int)k2, -1.0, b->q2, (int)b->ld2,
-                    c + k1, 1, 1.0, w, 1);
+    block_n(n, b->q1, b->ld1, k1, c, w);
+    block_n(n, b->q2, b->ld2, k2, c + k1, w);
+    block_n(n, b->q3, b->ld3, k3, c + k1 + k2, w);
     return KRY_OK;
 }
 
@@ -79,18 +91,17 @@ kry_status kry_orth_cgs_sel(const kry_space *sp, size_t n, const kry_orth_basis 
                             double tau, double kappa, double *w, double *c, double *work,
                             double *norm_in, double *norm, int *npasses)
 {
-    const size_t k1 = b->k1, k2 = b->k2, k = k1 + k2;
-    if (k1 > 0)
-        cblas_dgemv(CblasColMajor, CblasTrans, (int)n, (int)k1, 1.0, b->q1, (int)b->ld1, w,
-                    1, 0.0, c, 1);
-    if (k2 > 0)
-        cblas_dgemv(CblasColMajor, CblasTrans, (int)n, (int)k2, 1.0, b->q2, (int)b->ld2, w,
-                    1, 0.0, c + k1, 1);
+    const size_t k1 = b->k1, k2 = b->k2, k3 = b->k3, k = k1 + k2 + k3;
+    block_t(n, b->q1, b->ld1, k1, w, c);
+    block_t(n, b->q2, b->ld2, k2, w, c + k1);
+    block_t(n, b->q3, b->ld3, k3, w, c + k1 + k2);
     c[k] = cblas_ddot((int)n, w, 1, w, 1);
     if (kry_vec_reduce(sp, c, k + 1) != KRY_OK)
         return KRY_ECALLBACK;
-    double s0 = c[k], n0;
-    if (isfinite(s0) && (s0 == 0.0 || s0 > DBL_MIN / DBL_EPSILON)) {
+    const double s0 = c[k];
+    const int s0_ok = isfinite(s0) && (s0 == 0.0 || s0 > DBL_MIN / DBL_EPSILON);
+    double n0;
+    if (s0_ok) {
         n0 = sqrt(s0);
     } else {
         kry_status st = kry_vec_nrm2(sp, n, w, &n0);
@@ -100,16 +111,13 @@ kry_status kry_orth_cgs_sel(const kry_space *sp, size_t n, const kry_orth_basis 
     if (norm_in != NULL)
         *norm_in = n0;
     double cmax = 0.0;
-    for (size_t i = 0; i < k; ++i)
+    for (size_t i = k1; i < k1 + k2; ++i)
         cmax = fmax(cmax, fabs(c[i]));
     if (cmax > kappa * n0) {
         /* Real cancellation: finish this pass in full and add a second one. */
-        if (k1 > 0)
-            cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, (int)k1, -1.0, b->q1,
-                        (int)b->ld1, c, 1, 1.0, w, 1);
-        if (k2 > 0)
-            cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, (int)k2, -1.0, b->q2,
-                        (int)b->ld2, c + k1, 1, 1.0, w, 1);
+        block_n(n, b->q1, b->ld1, k1, c, w);
+        block_n(n, b->q2, b->ld2, k2, c + k1, w);
+        block_n(n, b->q3, b->ld3, k3, c + k1 + k2, w);
         kry_status st = kry_orth_cgs_pass(sp, n, b, w, work);
         if (st != KRY_OK)
             return st;
@@ -119,30 +127,37 @@ kry_status kry_orth_cgs_sel(const kry_space *sp, size_t n, const kry_orth_basis 
             *npasses = 2;
         return norm != NULL ? kry_orth_norm(sp, n, w, norm) : KRY_OK;
     }
-    if (k1 > 0)
-        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)n, (int)k1, -1.0, b->q1, (int)b->ld1,
-                    c, 1, 1.0, w, 1);
-    double removed = 0.0;
-    for (size_t i = 0; i < k1; ++i)
-        removed += c[i] * c[i];
-    for (size_t i = k1; i < k; ++i) {
-        if (fabs(c[i]) <= tau * n0)
+    block_n(n, b->q1, b->ld1, k1, c, w);
+    block_n(n, b->q3, b->ld3, k3, c + k1 + k2, w);
+    double removed = 0.0, full = 0.0;
+    for (size_t i = 0; i < k; ++i) {
+        if (i >= k1 && i < k1 + k2 && fabs(c[i]) <= tau * n0)
             c[i] = 0.0;
         removed += c[i] * c[i];
+        if (i < k1 || i >= k1 + k2)
+            full += c[i] * c[i];
     }
     if (k2 > 0)
         update_runs(n, b->q2, b->ld2, k2, c + k1, w);
-    if (npasses != NULL)
-        *npasses = 0;
-    if (norm != NULL) {
-        /* |w_out|^2 = |w_in|^2 - |removed|^2 for orthonormal columns; the removed part
-           is at most sqrt(k) kappa |w_in|, so the difference loses no accuracy. */
-        double r2 = removed <= s0 ? s0 - removed : 0.0;
-        if (isfinite(s0) && (s0 == 0.0 || s0 > DBL_MIN / DBL_EPSILON))
-            *norm = sqrt(r2);
-        else
-            return kry_vec_nrm2(sp, n, w, norm);
+    if (full > 0.5 * s0 || !s0_ok) {
+        /* Blocks 1 and 3 took more than half of |w|^2 (DGKS: |w| < |w_in| / sqrt 2):
+           the cancellation calls for a second, full pass. */
+        kry_status st = kry_orth_cgs_pass(sp, n, b, w, work);
+        if (st != KRY_OK)
+            return st;
+        for (size_t i = 0; i < k; ++i)
+            c[i] += work[i];
+        if (npasses != NULL)
+            *npasses = 2;
+        return norm != NULL ? kry_orth_norm(sp, n, w, norm) : KRY_OK;
     }
+    if (npasses != NULL)
+        *npasses = 1;
+    if (norm == NULL)
+        return KRY_OK;
+    /* |w_out|^2 = |w_in|^2 - |c|^2 for orthonormal columns; at most half of |w_in|^2 is
+       removed, so the difference loses at most one bit. */
+    *norm = sqrt(removed <= s0 ? s0 - removed : 0.0);
     return KRY_OK;
 }
 
@@ -150,7 +165,7 @@ kry_status kry_orth_cgs(const kry_space *sp, size_t n, const kry_orth_basis *b,
                         kry_orth_passes passes, double eta, double *w, double *c,
                         double *work, double *norm_in, double *norm, int *npasses)
 {
-    const size_t k = b->k1 + b->k2;
+    const size_t k = b->k1 + b->k2 + b->k3;
     double n0 = 0.0, n1 = 0.0;
     int done = 0;
     if (passes == KRY_ORTH_IFNEEDED || norm_in != NULL) {

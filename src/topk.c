@@ -2,26 +2,34 @@
    with locking, a multiplicity check, warm starts, a monitor and solution checks.
    The contract and the design choices are documented in include/kry/topk.h.
 
-   Structure. An "engine" (struct eng) holds the state of one solve: the active basis
-   V (ws->V) with the projected matrix H and the coupling b of the next vector, and the
-   deflation block D (ws->D) of locked eigenvectors and, during a multiplicity check,
-   "soft" vectors (the previous sequence's basis) that the new sequence is kept
-   orthogonal to. A phase expands V one matvec at a time (expand_one), checks the
-   Ritz pairs (analyse, decide), restarts (restart: lock + keep + rotate), until its
-   goal is met:
+   Structure. An "engine" (struct eng) holds the state of one solve:
+   - the basis V (ws->V): columns [0, cur) are "expanded" (their product with A is
+     known through H), columns [cur, t) are "pending" (not yet multiplied by A), so that
+         A V[:, 0:cur] = V[:, 0:t] H[0:t, 0:cur]
+     with H symmetric on [0, cur) and H[cur:t, 0:cur] the coupling of the pending block.
+     A cold start has one pending vector (plain thick-restart Lanczos); a warm start
+     from w vectors has w (block Lanczos after a Rayleigh-Ritz step on their span);
+     missed copies found by the multiplicity check are added as extra pending vectors.
+   - the deflation block D (ws->D): locked eigenvectors and, during a multiplicity
+     check, "soft" vectors (the main sequence's basis) the check sequence is kept
+     orthogonal to.
+   A phase expands V one matvec at a time (expand_one), checks the Ritz pairs
+   (analyse), restarts (restart: lock + keep + rotate), until its goal is met:
    - main phase: all wanted pairs converged (run_phase with vmode = 0);
-   - check phase: a sequence from a fresh random vector on the space orthogonal to D
-     (vmode = 1, the coupling C = D^T A V tracked so that residuals are those of A);
-     pairs that beat the wanted set and converge are locked (missed copies); it ends
-     once its extreme Ritz value has settled below the wanted set.
+   - check phase (vmode = 1): a sequence from a fresh random vector on the space
+     orthogonal to D, with the coupling C = D^T A V tracked so that residuals are those
+     of A; converged pairs that beat the wanted set are locked (missed copies); a Ritz
+     value certainly beyond the wanted set sends the solve back to the main sequence
+     with that Ritz vector added to its pending block; the phase ends once its extreme
+     Ritz value has settled below the wanted set.
 
    References: Wu & Simon 2000 (SIAM J. Matrix Anal. Appl. 22, thick-restart Lanczos);
-   Stewart 2001 (SIAM J. Matrix Anal. Appl. 23, the Krylov-Schur algorithm); Hernandez,
-   Roman & Tomas 2007 (SLEPc technical report STR-7, Krylov-Schur in SLEPc: locking and
-   the keep fraction); Lehoucq, Sorensen & Yang 1998 (ARPACK Users' Guide, the relative
-   convergence test); Parlett, "The Symmetric Eigenvalue Problem", ch. 13 (multiple
-   eigenvalues and Krylov spaces); Stathopoulos & McCombs 2010 (ACM TOMS 37, PRIMME:
-   solution checks). */
+   Stewart 2001 (SIAM J. Matrix Anal. Appl. 23, the Krylov-Schur algorithm); Zhou & Saad
+   2008 (block Krylov-Schur); Hernandez, Roman & Tomas 2007 (SLEPc technical report
+   STR-7, Krylov-Schur in SLEPc: locking and the keep fraction); Lehoucq, Sorensen &
+   Yang 1998 (ARPACK Users' Guide, the relative convergence test); Parlett, "The
+   Symmetric Eigenvalue Problem", ch. 10 and 13 (interlacing; multiple eigenvalues and
+   Krylov spaces); Stathopoulos & McCombs 2010 (ACM TOMS 37, PRIMME: solution checks). */
 #include <float.h>
 #include <math.h>
 #include <stdlib.h>
@@ -39,8 +47,15 @@
 /* Rows per block of the in-place basis rotation (the buffer is ROWBLK x m doubles). */
 #define ROWBLK 2048
 
-/* Kinds of deflation columns (ws->dtype). */
-enum { D_LOCKED = 1, D_SOFT_MAIN = 2, D_SOFT_CHECK = 3 };
+/* Kinds of deflation columns (ws->dtype): locked eigenvectors, and the soft deflation
+   vectors of a check phase. */
+enum { D_LOCKED = 1, D_SOFT = 2 };
+
+/* A Ritz vector of the main sequence is used as a soft deflation vector only when its
+   residual is at most RESOLVED times its distance to the wanted set: then any
+   eigenvector with an eigenvalue beyond the wanted set has at most that relative
+   component along it, so the soft block cannot hide a missed eigenvalue. */
+#define RESOLVED 0.01
 
 /* ---- Parameters ---- */
 
@@ -63,20 +78,22 @@ static size_t default_basis(size_t k)
 /* ---- Workspace ---- */
 
 struct kry_topk_ws {
-    size_t n, kcap, mcap, lcap;
-    double *V;                 /* n x (mcap + 1) */
+    size_t n, kcap, mcap, bcap, lcap, vcols, hld;
+    double *V;                 /* n x vcols (vcols = mcap + bcap) */
     double *D;                 /* n x lcap */
     double *dval, *dres;       /* lcap */
-    unsigned char *dtype;      /* lcap: D_LOCKED, D_SOFT_MAIN or D_SOFT_CHECK */
-    double *H;                 /* mcap x mcap, ld mcap */
+    unsigned char *dtype;      /* lcap: D_LOCKED or D_SOFT */
+    double *M;                 /* n x vcols: the main sequence's basis during a check */
+    double *H;                 /* hld x hld (hld = vcols), lower triangle used */
     double *A;                 /* mcap x mcap, dsyevr input */
     double *S;                 /* mcap x mcap, eigenvectors (ld = current size) */
     double *Ssel;              /* mcap x mcap, selected eigenvectors */
-    double *theta, *b, *rb, *ra, *btmp; /* mcap */
-    double *C;                 /* lcap x (mcap + 1), ld lcap: D^T A V */
-    double *Ct;                /* lcap x mcap */
-    double *coef, *coef2;      /* lcap + mcap + 1 */
-    double *rot;               /* ROWBLK x mcap */
+    double *theta, *rb, *ra, *btmp; /* mcap */
+    double *Bs;                /* bcap x mcap: pending couplings times S */
+    double *coef, *coef2;      /* lcap + vcols + 1 */
+    double *known;             /* vcols: known couplings of the column being expanded */
+    double *save;              /* mcap + bcap mcap: the main state during a check */
+    double *rot;               /* ROWBLK x vcols */
     double *work;              /* 26 mcap */
     lapack_int *iwork;         /* 10 mcap */
     lapack_int *isuppz;        /* 2 mcap */
@@ -94,38 +111,36 @@ static int mul_ok(size_t a, size_t b, size_t *r)
     return 1;
 }
 
-/* Total doubles (and small-int bytes) of a workspace, 0 on overflow. */
-static size_t ws_bytes(size_t n, size_t kcap, size_t mcap, size_t *lcap_out)
+/* Sizes of a workspace; total bytes, 0 on overflow. */
+static size_t ws_layout(size_t n, size_t kcap, size_t mcap, size_t *bcap, size_t *lcap)
 {
-    if (n == 0 || kcap == 0 || mcap == 0 || kcap > SIZE_MAX / 8 || mcap > SIZE_MAX / 64)
+    if (n == 0 || kcap == 0 || mcap == 0 || kcap > SIZE_MAX / 16 || mcap > SIZE_MAX / 64)
         return 0;
-    size_t lcap = 2 * kcap + 2 * (mcap + 1), t, dbl = 0;
-    if (lcap_out)
-        *lcap_out = lcap;
-    size_t cols = mcap + 1 + lcap;
-    if (!mul_ok(n, cols, &t))
+    size_t bc = kcap + 1, vc = mcap + bc;
+    /* locked (2k), soft columns (at most mcap), and room for the candidates moved back
+       into the main sequence (bc). */
+    size_t lc = 2 * kcap + mcap + bc;
+    if (bcap)
+        *bcap = bc;
+    if (lcap)
+        *lcap = lc;
+    size_t t, dbl, m2, h2, lm;
+    if (!mul_ok(n, 2 * vc + lc, &dbl) || !mul_ok(mcap, mcap, &m2) || !mul_ok(vc, vc, &h2) ||
+        !mul_ok(lc, 2, &lm) || !mul_ok(bc, mcap, &t))
         return 0;
-    dbl = t;
-    size_t m2;
-    if (!mul_ok(mcap, mcap, &m2) || m2 > SIZE_MAX / 8)
-        return 0;
-    size_t lm;
-    if (!mul_ok(lcap, 2 * mcap + 1, &lm))
-        return 0;
-    size_t small = 4 * m2 + 5 * mcap + lm + 2 * (lcap + mcap + 1) + ROWBLK * mcap +
-                   26 * mcap + 2 * lcap + (lcap + mcap) + 2 * kcap;
-    if (dbl > SIZE_MAX / 8 - small)
+    size_t small = h2 + 3 * m2 + 4 * mcap + t + lm + 2 * (lc + vc + 1) + vc + (mcap + t) +
+                   (size_t)ROWBLK * vc + 26 * mcap + 3 * lc + (lc + mcap) + 2 * kcap;
+    if (small < h2 || dbl > SIZE_MAX / 8 - small)
         return 0;
     dbl += small;
-    size_t bytes = dbl * sizeof(double) + 12 * mcap * sizeof(lapack_int) +
-                   4 * (lcap + mcap) * sizeof(size_t) + 2 * (lcap + mcap) + lcap +
-                   sizeof(struct kry_topk_ws);
-    return bytes;
+    return dbl * sizeof(double) + 12 * mcap * sizeof(lapack_int) +
+           3 * (lc + mcap) * sizeof(size_t) + 2 * (lc + mcap) + lc +
+           sizeof(struct kry_topk_ws);
 }
 
 size_t kry_topk_ws_bytes(size_t n, size_t kmax, size_t mmax)
 {
-    return ws_bytes(n, kmax, mmax ? mmax : default_basis(kmax), NULL);
+    return ws_layout(n, kmax, mmax ? mmax : default_basis(kmax), NULL, NULL);
 }
 
 void kry_topk_ws_free(kry_topk_ws *ws)
@@ -134,6 +149,7 @@ void kry_topk_ws_free(kry_topk_ws *ws)
         return;
     free(ws->V);
     free(ws->D);
+    free(ws->M);
     free(ws->dval);
     free(ws->dres);
     free(ws->dtype);
@@ -142,14 +158,14 @@ void kry_topk_ws_free(kry_topk_ws *ws)
     free(ws->S);
     free(ws->Ssel);
     free(ws->theta);
-    free(ws->b);
     free(ws->rb);
     free(ws->ra);
     free(ws->btmp);
-    free(ws->C);
-    free(ws->Ct);
+    free(ws->Bs);
     free(ws->coef);
     free(ws->coef2);
+    free(ws->known);
+    free(ws->save);
     free(ws->rot);
     free(ws->work);
     free(ws->iwork);
@@ -167,36 +183,40 @@ void kry_topk_ws_free(kry_topk_ws *ws)
 
 kry_topk_ws *kry_topk_ws_alloc(size_t n, size_t kmax, size_t mmax)
 {
-    size_t mcap = mmax ? mmax : default_basis(kmax), lcap = 0;
-    if (ws_bytes(n, kmax, mcap, &lcap) == 0)
+    size_t mcap = mmax ? mmax : default_basis(kmax), bcap = 0, lcap = 0;
+    if (ws_layout(n, kmax, mcap, &bcap, &lcap) == 0)
         return NULL;
     kry_topk_ws *ws = calloc(1, sizeof *ws);
     if (ws == NULL)
         return NULL;
+    const size_t d = sizeof(double), vc = mcap + bcap, u = lcap + mcap;
     ws->n = n;
     ws->kcap = kmax;
     ws->mcap = mcap;
+    ws->bcap = bcap;
     ws->lcap = lcap;
-    const size_t d = sizeof(double), u = lcap + mcap;
-    ws->V = malloc(n * (mcap + 1) * d);
+    ws->vcols = vc;
+    ws->hld = vc;
+    ws->V = malloc(n * vc * d);
     ws->D = malloc(n * lcap * d);
+    ws->M = malloc(n * vc * d);
     ws->dval = malloc(lcap * d);
     ws->dres = malloc(lcap * d);
     ws->dtype = malloc(lcap);
-    ws->H = malloc(mcap * mcap * d);
+    ws->H = malloc(vc * vc * d);
     ws->A = malloc(mcap * mcap * d);
     ws->S = malloc(mcap * mcap * d);
     ws->Ssel = malloc(mcap * mcap * d);
     ws->theta = malloc(mcap * d);
-    ws->b = malloc(mcap * d);
     ws->rb = malloc(mcap * d);
     ws->ra = malloc(mcap * d);
     ws->btmp = malloc(mcap * d);
-    ws->C = malloc(lcap * (mcap + 1) * d);
-    ws->Ct = malloc(lcap * mcap * d);
-    ws->coef = malloc((u + 1) * d);
-    ws->coef2 = malloc((u + 1) * d);
-    ws->rot = malloc((size_t)ROWBLK * mcap * d);
+    ws->Bs = malloc(bcap * mcap * d);
+    ws->coef = malloc((lcap + vc + 1) * d);
+    ws->coef2 = malloc((lcap + vc + 1) * d);
+    ws->known = malloc(vc * d);
+    ws->save = malloc((mcap + bcap * mcap) * d);
+    ws->rot = malloc((size_t)ROWBLK * vc * d);
     ws->work = malloc(26 * mcap * d);
     ws->iwork = malloc(10 * mcap * sizeof(lapack_int));
     ws->isuppz = malloc(2 * mcap * sizeof(lapack_int));
@@ -208,11 +228,11 @@ kry_topk_ws *kry_topk_ws_alloc(size_t n, size_t kmax, size_t mmax)
     ws->uwant = malloc(u);
     ws->pval = malloc(kmax * d);
     ws->pbnd = malloc(kmax * d);
-    if (!ws->V || !ws->D || !ws->dval || !ws->dres || !ws->dtype || !ws->H || !ws->A ||
-        !ws->S || !ws->Ssel || !ws->theta || !ws->b || !ws->rb || !ws->ra || !ws->btmp ||
-        !ws->C || !ws->Ct || !ws->coef || !ws->coef2 || !ws->rot || !ws->work ||
-        !ws->iwork || !ws->isuppz || !ws->uval || !ws->uidx || !ws->uord || !ws->ord ||
-        !ws->usrc || !ws->uwant || !ws->pval || !ws->pbnd) {
+    if (!ws->V || !ws->D || !ws->M || !ws->dval || !ws->dres || !ws->dtype || !ws->H || !ws->A ||
+        !ws->S || !ws->Ssel || !ws->theta || !ws->rb || !ws->ra || !ws->btmp || !ws->Bs ||
+        !ws->coef || !ws->coef2 || !ws->known || !ws->save ||
+        !ws->rot || !ws->work || !ws->iwork || !ws->isuppz || !ws->uval || !ws->uidx ||
+        !ws->uord || !ws->ord || !ws->usrc || !ws->uwant || !ws->pval || !ws->pbnd) {
         kry_topk_ws_free(ws);
         return NULL;
     }
@@ -309,19 +329,26 @@ typedef struct eng {
 
     size_t budget, matvecs, vmatvecs, restarts, nfresh, vrounds, copies;
     size_t nd, nlock; /* D columns; locked among them */
-    size_t cur;       /* active columns with H computed; V[:, cur] is the next vector */
-    int vmode;        /* check phase: track C = D^T A V */
-    int exhausted;    /* D and V span the whole space: no next vector */
+    size_t cur, t;    /* expanded columns; all columns (the pending ones are [cur, t)) */
+    int vmode;        /* check phase: D holds soft columns; Ritz values are compared
+                         with the wanted set, never merged into it */
+    int exhausted;    /* D and V span the whole space: nothing pending, no fresh vector */
     int ever_exhausted;
     int phase;
     double anorm;
 
-    /* Results of the last analyse/decide (valid while `analysed`). */
+    /* Results of the last analyse/build_union (valid while `analysed`). */
     int analysed;
     size_t nu;        /* union size */
     size_t nwant;     /* wanted entries in the union (min(k, nu)) */
     size_t nwa, nwa_conv; /* active wanted, converged among them */
+
+    /* The main sequence's state while a check phase runs (to resume it): its basis in
+       ws->M, its H (diagonal and pending rows) in ws->save. */
+    size_t save_cur, save_t;
 } eng;
+
+#define HH(e, r, c) ((e)->ws->H[(r) + (c) * (e)->ws->hld])
 
 static double conv_scale(const eng *e, double theta)
 {
@@ -344,129 +371,165 @@ static kry_status apply(eng *e, const double *x, double *y)
     return KRY_OK;
 }
 
-/* A fresh random unit vector in V[:, col], orthogonal to D and V[:, 0:col]. Sets
-   e->exhausted when none can be found (the space is spanned). */
-static kry_status fresh_vector(eng *e, size_t col)
+/* Zeroes the row r of H over columns [0, cur). */
+static void h_row_zero(eng *e, size_t r)
+{
+    for (size_t c = 0; c < e->cur; ++c)
+        HH(e, r, c) = 0.0;
+}
+
+/* Orthonormalises V[:, t] against D and V[:, 0:t] (CGS2, a third pass when the
+   vector lost most of its norm). Returns in *ok whether a direction of relative size
+   above 1e-8 remained; on success the column is normalised. */
+static kry_status orth_new_column(eng *e, int *ok)
 {
     kry_topk_ws *ws = e->ws;
     const size_t n = e->n;
-    double *w = ws->V + col * n;
-    if (e->nd + col >= e->nglob) {
-        memset(w, 0, n * sizeof(double));
-        e->exhausted = e->ever_exhausted = 1;
-        return KRY_OK;
-    }
-    kry_vec_random(e->sp, n, e->seed + e->nfresh, KRY_RNG_STREAM_RESTART, w);
-    e->nfresh++;
-    kry_orth_basis ob = {ws->D, n, e->nd, ws->V, n, col};
+    double *w = ws->V + e->t * n;
+    kry_orth_basis ob = {ws->D, n, e->nd, ws->V, n, e->t, NULL, 0, 0};
     double n0, n1;
+    *ok = 0;
     KRY_TRY(kry_orth_cgs(e->sp, n, &ob, KRY_ORTH_TWO, 0.0, w, ws->coef, ws->coef2, &n0, &n1,
                          NULL));
-    if (n1 < 1e-3 * n0) { /* mostly in the span: one more pass decides */
+    if (n1 < 1e-3 * n0) {
         double n2;
         KRY_TRY(kry_orth_cgs(e->sp, n, &ob, KRY_ORTH_ONE, 0.0, w, ws->coef, ws->coef2, NULL,
                              &n2, NULL));
-        if (!(n2 > 1e-3 * n1) || !(n2 > 0.0)) {
-            memset(w, 0, n * sizeof(double));
-            e->exhausted = e->ever_exhausted = 1;
+        if (!(n2 > 1e-5 * n1) || !(n2 > 1e-8 * n0))
             return KRY_OK;
-        }
         n1 = n2;
     }
+    if (!(n1 > 0.0))
+        return KRY_OK;
     kry_vec_scal(n, 1.0 / n1, w);
+    *ok = 1;
     return KRY_OK;
 }
 
-/* One expansion step j = cur: w = A v_j minus the known couplings, alpha_j, full
-   reorthogonalisation against D and V, then v_{j+1} (or a fresh vector at breakdown). */
+/* Appends a fresh random pending vector (orthogonal to D and V, zero coupling). Sets
+   e->exhausted when none can be found (D and V span the space). */
+static kry_status fresh_vector(eng *e)
+{
+    kry_topk_ws *ws = e->ws;
+    if (e->nd + e->t >= e->nglob) {
+        if (e->t == e->cur)
+            e->exhausted = e->ever_exhausted = 1;
+        return KRY_OK;
+    }
+    kry_vec_random(e->sp, e->n, e->seed + e->nfresh, KRY_RNG_STREAM_RESTART,
+                   ws->V + e->t * e->n);
+    e->nfresh++;
+    int ok;
+    KRY_TRY(orth_new_column(e, &ok));
+    if (!ok) {
+        if (e->t == e->cur)
+            e->exhausted = e->ever_exhausted = 1;
+        return KRY_OK;
+    }
+    h_row_zero(e, e->t);
+    e->t++;
+    return KRY_OK;
+}
+
+/* Subtracts V[:, i] known[i] for the runs of nonzero known[0..c) from w. */
+static void subtract_known(size_t n, const double *V, const double *known, size_t c,
+                           double *w)
+{
+    size_t i = 0;
+    while (i < c) {
+        if (known[i] == 0.0) {
+            ++i;
+            continue;
+        }
+        size_t i0 = i;
+        while (i < c && known[i] != 0.0)
+            ++i;
+        if (i - i0 == 1)
+            kry_vec_axpy(n, -known[i0], V + i0 * n, w);
+        else
+            kry_vec_gemv_n(n, i - i0, -1.0, V + i0 * n, n, known + i0, w);
+    }
+}
+
+/* Expands the first pending column j = cur: w = A v_j minus its known couplings to the
+   expanded columns, alpha_j, then reorthogonalisation against D (in full), the
+   expanded columns (selective) and the other pending columns (in full, their
+   coefficients are couplings). The residual becomes pending column t, unless it is at
+   breakdown level (the block shrinks; an empty block gets a fresh vector). */
 static kry_status expand_one(eng *e)
 {
     kry_topk_ws *ws = e->ws;
-    const size_t n = e->n, j = e->cur, ld = ws->mcap;
-    double *v = ws->V + j * n, *w = v + n, *b = ws->b, *H = ws->H;
+    const size_t n = e->n, j = e->cur, t = e->t;
+    double *v = ws->V + j * n, *w = ws->V + t * n, *known = ws->known;
     KRY_TRY(apply(e, v, w));
     e->analysed = 0;
     double bmax = 0.0;
-    size_t first = j;
     for (size_t i = 0; i < j; ++i) {
-        H[i + j * ld] = H[j + i * ld] = b[i];
-        if (b[i] != 0.0 && first == j)
-            first = i;
-        bmax = fmax(bmax, fabs(b[i]));
+        known[i] = HH(e, j, i);
+        bmax = fmax(bmax, fabs(known[i]));
     }
-    if (first + 1 == j)
-        kry_vec_axpy(n, -b[j - 1], ws->V + (j - 1) * n, w);
-    else if (first < j)
-        kry_vec_gemv_n(n, j - first, -1.0, ws->V + first * n, n, b + first, w);
+    subtract_known(n, ws->V, known, j, w);
     double a;
     KRY_TRY(kry_vec_dot(e->sp, n, v, w, &a));
     kry_vec_axpy(n, -a, v, w);
-    kry_orth_basis ob = {ws->D, n, e->nd, ws->V, n, j + 1};
+    kry_orth_basis ob = {ws->D, n, e->nd, ws->V, n, j + 1, ws->V + (j + 1) * n, n, t - j - 1};
     double nin, nout;
-    KRY_TRY(kry_orth_cgs_sel(e->sp, n, &ob, e->sel_tau, e->sel_kappa, w, ws->coef,
-                             ws->coef2, &nin, &nout, NULL));
+    KRY_TRY(kry_orth_cgs_sel(e->sp, n, &ob, e->sel_tau, e->sel_kappa, w, ws->coef, ws->coef2,
+                             &nin, &nout, NULL));
     a += ws->coef[e->nd + j];
-    H[j + j * ld] = a;
-    if (e->vmode)
-        for (size_t i = 0; i < e->nd; ++i)
-            ws->C[i + j * ws->lcap] = ws->coef[i];
-    memset(b, 0, (j + 1) * sizeof(double));
+    HH(e, j, j) = a;
+    for (size_t p = j + 1; p < t; ++p)
+        HH(e, p, j) = ws->coef[e->nd + p];
     e->cur = j + 1;
-    if (e->nd + e->cur >= e->nglob) { /* the space is spanned: no next vector */
-        memset(w, 0, n * sizeof(double));
-        e->exhausted = e->ever_exhausted = 1;
-        return KRY_OK;
-    }
     double scale = fmax(e->anorm, fmax(fabs(a), bmax));
-    if (nout > e->btol * scale) {
+    if (e->nd + t < e->nglob && nout > e->btol * scale) {
         kry_vec_scal(n, 1.0 / nout, w);
-        b[j] = nout;
+        h_row_zero(e, t);
+        HH(e, t, j) = nout;
+        e->t = t + 1;
         return KRY_OK;
     }
-    return fresh_vector(e, e->cur); /* breakdown: b stays 0, a new sequence starts */
+    /* Breakdown (or no room left): the residual is dropped. */
+    if (e->t == e->cur)
+        return fresh_vector(e);
+    return KRY_OK;
 }
 
-/* Ritz pairs of H (cur x cur): theta ascending, S (ld cur), bounds rb = |b^T s_i| and,
-   in a check phase, ra = sqrt(rb^2 + |C s_i|^2) (the residual of A, not of the
-   compression); otherwise ra = rb. Updates the |A| estimate. */
+/* Ritz pairs of H[0:cur, 0:cur]: theta ascending, S (ld cur), bounds rb = |B s_i| with
+   B = H[cur:t, 0:cur] (the pending couplings; Bs = B S is kept for restarts). In a
+   check phase these are residuals of the compression of A, not of A. ra = rb (kept
+   apart for clarity of the callers). Updates the |A| estimate. */
 static kry_status analyse(eng *e)
 {
     kry_topk_ws *ws = e->ws;
-    const size_t c = e->cur, ld = ws->mcap;
+    const size_t c = e->cur, pb = e->t - e->cur;
     for (size_t j = 0; j < c; ++j)
-        memcpy(ws->A + j * c, ws->H + j * ld, (j + 1) * sizeof(double));
+        memcpy(ws->A + j * c + j, ws->H + j * ws->hld + j, (c - j) * sizeof(double));
     lapack_int found = 0;
     lapack_int info = LAPACKE_dsyevr_work(
-        LAPACK_COL_MAJOR, 'V', 'A', 'U', (lapack_int)c, ws->A, (lapack_int)c, 0.0, 0.0, 0, 0,
+        LAPACK_COL_MAJOR, 'V', 'A', 'L', (lapack_int)c, ws->A, (lapack_int)c, 0.0, 0.0, 0, 0,
         0.0, &found, ws->theta, ws->S, (lapack_int)c, ws->isuppz, ws->work,
         (lapack_int)(26 * ws->mcap), ws->iwork, (lapack_int)(10 * ws->mcap));
     if (info != 0 || (size_t)found != c)
         return KRY_ELAPACK;
+    if (pb > 0)
+        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)pb, (int)c, (int)c, 1.0,
+                    ws->H + c, (int)ws->hld, ws->S, (int)c, 0.0, ws->Bs, (int)pb);
     for (size_t i = 0; i < c; ++i) {
-        double s = 0.0;
-        for (size_t l = 0; l < c; ++l)
-            s += ws->b[l] * ws->S[l + i * c];
-        ws->rb[i] = fabs(s);
-        ws->ra[i] = ws->rb[i];
+        double s2 = 0.0;
+        for (size_t l = 0; l < pb; ++l)
+            s2 += ws->Bs[l + i * pb] * ws->Bs[l + i * pb];
+        ws->rb[i] = ws->ra[i] = sqrt(s2);
     }
     e->anorm = fmax(e->anorm, fmax(fabs(ws->theta[0]), fabs(ws->theta[c - 1])));
-    if (e->vmode && e->nd > 0) {
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)e->nd, (int)c, (int)c,
-                    1.0, ws->C, (int)ws->lcap, ws->S, (int)c, 0.0, ws->Ct, (int)ws->lcap);
-        for (size_t i = 0; i < c; ++i) {
-            double s2 = ws->rb[i] * ws->rb[i];
-            for (size_t l = 0; l < e->nd; ++l)
-                s2 += ws->Ct[l + i * ws->lcap] * ws->Ct[l + i * ws->lcap];
-            ws->ra[i] = sqrt(s2);
-        }
-    }
     e->analysed = 1;
     return KRY_OK;
 }
 
-/* The union of locked values (source 0, index = D column) and the current Ritz values
-   (source 1, index = Ritz index; only when analysed), and its wanted set. Fills
-   ws->uval/usrc/uidx/uwant and ws->uord[0..nwant) (wanted, output order). */
+/* The union of locked values (source 0, index = D column) and, with with_active, the
+   current Ritz values (source 1, index = Ritz index; only when analysed), and its
+   wanted set: ws->uval/usrc/uidx/uwant and ws->uord[0..nwant) (wanted, output
+   order). */
 static void build_union(eng *e, int with_active)
 {
     kry_topk_ws *ws = e->ws;
@@ -495,12 +558,15 @@ static void build_union(eng *e, int with_active)
         }
 }
 
-/* Active Ritz indices in priority order into ord[0..cur): wanted ones first. */
+/* Active Ritz indices in priority order into ord[0..cur): wanted ones first. In a
+   check phase with LM or BE both ends matter (both are tested for settling), so the
+   priority alternates between them as for BE. */
 static void active_order(eng *e, size_t *ord)
 {
     kry_topk_ws *ws = e->ws;
     const size_t c = e->cur;
-    if (e->which != KRY_WHICH_BE) {
+    int both = e->which == KRY_WHICH_BE || (e->vmode && e->which == KRY_WHICH_LM);
+    if (!both) {
         for (size_t i = 0; i < c; ++i)
             ord[i] = i;
         sort_idx(e->which, ws->theta, ord, c);
@@ -511,17 +577,14 @@ static void active_order(eng *e, size_t *ord)
     size_t tq = 0, bq = 0;
     for (size_t i = 0; i < e->nu; ++i)
         if (ws->uwant[i] && ws->usrc[i] == 1) {
-            size_t r = ws->uidx[i];
-            /* A wanted Ritz value belongs to the top quota when it is in the upper half
-               of the active values it was picked from. */
-            if (2 * r + 1 >= c)
+            if (2 * ws->uidx[i] + 1 >= c)
                 tq++;
             else
                 bq++;
         }
     size_t lo = 0, hi = c, t = 0;
-    while (tq > 0 || bq > 0) {
-        if (tq > 0 && lo < hi) {
+    while ((tq > 0 || bq > 0) && lo < hi) {
+        if (tq > 0) {
             ord[t++] = --hi;
             tq--;
         }
@@ -529,8 +592,6 @@ static void active_order(eng *e, size_t *ord)
             ord[t++] = lo++;
             bq--;
         }
-        if (lo >= hi)
-            break;
     }
     int top = 1;
     while (lo < hi) {
@@ -544,16 +605,13 @@ static void active_order(eng *e, size_t *ord)
 static size_t evictable(eng *e)
 {
     kry_topk_ws *ws = e->ws;
+    kry_which w = e->which == KRY_WHICH_BE ? KRY_WHICH_LA : e->which;
     size_t best = SIZE_MAX;
     double bv = 0.0;
     for (size_t i = 0; i < e->nu; ++i)
-        if (ws->usrc[i] == 0 && !ws->uwant[i]) {
-            double v = ws->uval[i];
-            kry_which w = e->which == KRY_WHICH_BE ? KRY_WHICH_LA : e->which;
-            if (best == SIZE_MAX || before(w, bv, v)) {
-                best = ws->uidx[i];
-                bv = v;
-            }
+        if (ws->usrc[i] == 0 && !ws->uwant[i] && (best == SIZE_MAX || before(w, bv, ws->uval[i]))) {
+            best = ws->uidx[i];
+            bv = ws->uval[i];
         }
     return best;
 }
@@ -570,34 +628,24 @@ static void rotate(kry_topk_ws *ws, size_t n, size_t c, const double *Q, size_t 
     }
 }
 
-/* Restart after analyse/build_union: lock the listed Ritz indices lock[0..nl) (moved
-   into D), keep keep[0..nk) (in that order) as the new arrow block, the residual vector
-   next. */
+/* Restart after analyse/build_union: lock the Ritz indices lock[0..nl) (moved into
+   D), keep keep[0..nk) (in that order) as the new diagonal block; the pending block
+   follows with its couplings rotated (B S_kept). */
 static void restart(eng *e, const size_t *lock, size_t nl, const size_t *keep, size_t nk)
 {
     kry_topk_ws *ws = e->ws;
-    const size_t n = e->n, c = e->cur, ld = ws->mcap, q = nk + nl;
+    const size_t n = e->n, c = e->cur, pb = e->t - e->cur, q = nk + nl;
     for (size_t i = 0; i < nk; ++i)
         memcpy(ws->Ssel + i * c, ws->S + keep[i] * c, c * sizeof(double));
     for (size_t i = 0; i < nl; ++i)
         memcpy(ws->Ssel + (nk + i) * c, ws->S + lock[i] * c, c * sizeof(double));
     if (q > 0)
         rotate(ws, n, c, ws->Ssel, q);
-    /* Coupling of the kept block to D (check phase): C S_kept. */
-    if (e->vmode && e->nd > 0 && nk > 0) {
-        cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, (int)e->nd, (int)nk, (int)c,
-                    1.0, ws->C, (int)ws->lcap, ws->Ssel, (int)c, 0.0, ws->Ct, (int)ws->lcap);
-        for (size_t j = 0; j < nk; ++j)
-            memcpy(ws->C + j * ws->lcap, ws->Ct + j * ws->lcap, e->nd * sizeof(double));
-    }
     /* Lock: copy into D (append, or overwrite an unwanted locked column when full). */
     for (size_t i = 0; i < nl; ++i) {
         size_t r = lock[i], col;
         if (e->nd < ws->lcap) {
             col = e->nd++;
-            if (e->vmode)
-                for (size_t j = 0; j < nk; ++j)
-                    ws->C[col + j * ws->lcap] = 0.0; /* y_l ^T A y_kept = 0 */
         } else {
             col = evictable(e);
             if (col == SIZE_MAX)
@@ -606,9 +654,6 @@ static void restart(eng *e, const size_t *lock, size_t nl, const size_t *keep, s
                 if (ws->usrc[u] == 0 && ws->uidx[u] == col)
                     ws->uwant[u] = 1; /* not evictable twice */
             e->nlock--;
-            if (e->vmode)
-                for (size_t j = 0; j < nk; ++j)
-                    ws->C[col + j * ws->lcap] = 0.0;
         }
         memcpy(ws->D + col * n, ws->V + (nk + i) * n, n * sizeof(double));
         ws->dval[col] = ws->theta[r];
@@ -616,21 +661,19 @@ static void restart(eng *e, const size_t *lock, size_t nl, const size_t *keep, s
         ws->dtype[col] = D_LOCKED;
         e->nlock++;
     }
-    /* New coupling b_i = b^T s_i for the kept vectors; H = diag(theta_kept). */
-    for (size_t i = 0; i < nk; ++i) {
-        double s = 0.0;
-        for (size_t l = 0; l < c; ++l)
-            s += ws->b[l] * ws->Ssel[l + i * c];
-        ws->btmp[i] = s;
-    }
+    /* The pending block moves down behind the kept columns. */
     if (nk != c)
-        memcpy(ws->V + nk * n, ws->V + c * n, n * sizeof(double));
+        for (size_t p = 0; p < pb; ++p)
+            memcpy(ws->V + (nk + p) * n, ws->V + (c + p) * n, n * sizeof(double));
+    for (size_t j = 0; j < nk + pb; ++j)
+        memset(ws->H + j * ws->hld, 0, (nk + pb) * sizeof(double));
     for (size_t j = 0; j < nk; ++j) {
-        memset(ws->H + j * ld, 0, nk * sizeof(double));
-        ws->H[j + j * ld] = ws->theta[keep[j]];
+        HH(e, j, j) = ws->theta[keep[j]];
+        for (size_t p = 0; p < pb; ++p)
+            HH(e, nk + p, j) = ws->Bs[p + keep[j] * pb];
     }
-    memcpy(ws->b, ws->btmp, nk * sizeof(double));
     e->cur = nk;
+    e->t = nk + pb;
     e->analysed = 0;
 }
 
@@ -640,7 +683,6 @@ static size_t progress_values(eng *e, size_t *nconv)
 {
     kry_topk_ws *ws = e->ws;
     build_union(e, !e->vmode);
-    size_t c = 0;
     *nconv = 0;
     for (size_t t = 0; t < e->nwant; ++t) {
         size_t u = ws->uord[t], r = ws->uidx[u];
@@ -653,9 +695,8 @@ static size_t progress_values(eng *e, size_t *nconv)
             ws->pbnd[t] = ws->ra[r];
             *nconv += is_conv(e, ws->theta[r], ws->ra[r]);
         }
-        c++;
     }
-    return c;
+    return e->nwant;
 }
 
 /* Calls the monitor; returns 1 when it asks to stop. */
@@ -680,28 +721,27 @@ static int monitor(eng *e)
     return stop;
 }
 
-/* Number of columns to keep at a restart with w unconverged wanted pairs. */
+/* Number of columns to keep at a restart with w unconverged wanted pairs among c. */
 static size_t keep_count(const eng *e, size_t w, size_t c)
 {
-    size_t kp = w + (size_t)ceil(e->keep * (double)(c > w ? c - w : 0));
+    size_t kp = w + (size_t)floor(e->keep * (double)(c > w ? c - w : 0));
     if (kp + 1 > c)
         kp = c > 0 ? c - 1 : 0;
     if (kp < w)
-        kp = w; /* c > w always holds: basis >= k + 2 */
+        kp = w; /* only when c <= w + 1: basis >= k + 2 prevents it */
     return kp;
 }
 
 /* A restart after analyse/build_union. The converged active wanted pairs (all active
    wanted ones with lock_all_wanted) are locked; of the rest, keep_all keeps every
-   column, otherwise the unconverged wanted ones plus a buffer in priority order
-   (keep_count). */
+   column, otherwise the unconverged wanted ones plus a buffer in priority order. */
 static void do_restart(eng *e, int keep_all, int lock_all_wanted)
 {
     kry_topk_ws *ws = e->ws;
     const size_t c = e->cur;
     size_t *ord = ws->ord, *keepl = ws->ord + c, *lockl = ws->uord + e->nwant;
     size_t nl = 0, nk = 0, wa_unconv = 0;
-    /* Marks per Ritz index (in btmp, c <= mcap): 2 lock, 1 wanted unconverged, 0 other. */
+    /* Marks per Ritz index (in btmp): 2 lock, 1 wanted unconverged, 0 other. */
     double *mark = ws->btmp;
     for (size_t i = 0; i < c; ++i)
         mark[i] = 0.0;
@@ -726,10 +766,17 @@ static void do_restart(eng *e, int keep_all, int lock_all_wanted)
     restart(e, lockl, nl, keepl, nk);
 }
 
-/* Next check point after the basis reached `from` columns. */
-static size_t next_check(const eng *e, size_t from, size_t mlim)
+/* The largest number of expanded columns allowed now. */
+static size_t mlimit(const eng *e)
 {
-    size_t ci = e->ci;
+    size_t room = e->nglob > e->nd ? e->nglob - e->nd : 0;
+    return e->m < room ? e->m : room;
+}
+
+/* Next check point after the basis reached `from` expanded columns. */
+static size_t next_check(const eng *e, size_t from)
+{
+    size_t mlim = mlimit(e), ci = e->ci;
     if (ci == 0) {
         ci = (mlim > from ? mlim - from : 1) / 6;
         if (ci < 1)
@@ -741,75 +788,47 @@ static size_t next_check(const eng *e, size_t from, size_t mlim)
     return nc > mlim ? mlim : nc;
 }
 
-/* The largest active basis allowed now. */
-static size_t mlimit(const eng *e)
-{
-    size_t room = e->nglob > e->nd ? e->nglob - e->nd : 0;
-    return e->m < room ? e->m : room;
-}
-
-/* Distance of value x to the wanted set's boundary, positive when x does not beat it
-   (LA: boundary - x, SA: x - boundary, LM: |boundary| - |x|; BE per end). Returns
-   +Inf when the wanted set is not full. */
+/* Distance of value x to the wanted set's boundary (the worst wanted locked value),
+   positive when x does not beat it (LA: boundary - x, SA: x - boundary, LM:
+   |boundary| - |x|; BE: the smaller of the distances to both boundaries). +Inf when
+   fewer than k values are locked. Uses the union built last (locked values only). */
 static double gap_to_wanted(const eng *e, double x)
 {
     kry_topk_ws *ws = e->ws;
     if (e->nwant < e->k)
         return INFINITY;
-    double best = INFINITY;
-    /* The boundary values: the worst wanted locked value (per end for BE). */
-    double worst = NAN;
-    for (size_t u = 0; u < e->nu; ++u) {
-        if (!ws->uwant[u] || ws->usrc[u] != 0)
-            continue;
-        double v = ws->uval[u];
-        if (isnan(worst) || before(e->which == KRY_WHICH_BE ? KRY_WHICH_LA : e->which,
-                                   worst, v))
-            worst = v;
-    }
-    if (isnan(worst))
-        return INFINITY;
-    switch (e->which) {
-    case KRY_WHICH_LA: best = worst - x; break;
-    case KRY_WHICH_SA: best = x - worst; break;
-    case KRY_WHICH_LM: best = fabs(worst) - fabs(x); break;
-    default: {
-        /* BE: the wanted set is ceil(k/2) values at the top and floor(k/2) at the
-           bottom; x must not exceed the smallest top one nor undercut the largest
-           bottom one. Sorting the wanted locked values gives both boundaries. */
-        size_t top = (e->k + 1) / 2, bot = e->k / 2, cnt = 0;
-        double *tmpv = ws->pval; /* kcap scratch */
-        for (size_t u = 0; u < e->nu && cnt < e->k; ++u)
-            if (ws->uwant[u] && ws->usrc[u] == 0)
-                tmpv[cnt++] = ws->uval[u];
-        for (size_t i = 1; i < cnt; ++i)
-            for (size_t j = i; j > 0 && tmpv[j] < tmpv[j - 1]; --j) {
-                double t = tmpv[j];
-                tmpv[j] = tmpv[j - 1];
-                tmpv[j - 1] = t;
-            }
+    if (e->which == KRY_WHICH_BE) {
+        /* The wanted set is ceil(k/2) values at the top and floor(k/2) at the bottom;
+           in output order they alternate, so the last top and last bottom ones are
+           the boundaries. */
         double g = INFINITY;
-        if (top > 0 && cnt >= top)
-            g = fmin(g, tmpv[cnt - top] - x);
-        if (bot > 0 && cnt >= bot)
-            g = fmin(g, x - tmpv[bot - 1]);
-        best = g;
+        for (size_t t = 0; t < e->nwant; ++t) {
+            double v = ws->uval[ws->uord[t]];
+            if (t + 2 >= e->nwant)
+                g = fmin(g, t % 2 == 0 ? v - x : x - v);
+        }
+        return g;
     }
+    double worst = ws->uval[ws->uord[e->nwant - 1]];
+    switch (e->which) {
+    case KRY_WHICH_LA: return worst - x;
+    case KRY_WHICH_SA: return x - worst;
+    default: return fabs(worst) - fabs(x);
     }
-    return best;
 }
 
 /* Runs a phase until its goal (see the file comment). */
 static kry_status run_phase(eng *e, int *outcome)
 {
     kry_topk_ws *ws = e->ws;
-    size_t mlim = mlimit(e);
-    size_t chk = next_check(e, e->cur, mlim);
+    size_t chk = next_check(e, e->cur);
+    if (chk < e->t && e->t <= mlimit(e))
+        chk = e->t; /* a warm block: its Rayleigh-Ritz step comes first */
     for (;;) {
-        mlim = mlimit(e);
+        size_t mlim = mlimit(e);
         if (e->cur > mlim)
             mlim = e->cur;
-        while (e->cur < mlim && !e->exhausted && e->cur < chk) {
+        while (e->cur < mlim && e->cur < e->t && e->cur < chk) {
             if (e->matvecs >= e->budget) {
                 if (e->cur > 0)
                     KRY_TRY(analyse(e));
@@ -842,74 +861,50 @@ static kry_status run_phase(eng *e, int *outcome)
                 }
                 do_restart(e, 0, 0);
             }
-            chk = next_check(e, e->cur, mlimit(e));
+            chk = next_check(e, e->cur);
             continue;
         }
 
         /* Check phase. Candidates: Ritz values that beat the wanted set by more than
-           the tolerance. A converged one (residual of A) is locked at once; one whose
-           interval [theta - rb, theta + rb] lies beyond the wanted set proves, by
-           interlacing, that an eigenvalue was missed: hand over to a main phase. */
-        size_t ncand = 0, nlockable = 0, ncertain = 0;
+           the tolerance. One whose interval [theta - rb, theta + rb] lies beyond the
+           wanted set proves, by interlacing, that an eigenvalue was missed: back to the
+           main sequence with it. */
+        size_t ncand = 0, ncertain = 0;
         double *mark = ws->btmp;
-        for (size_t i = 0; i < e->cur; ++i)
-            mark[i] = 0.0;
         for (size_t i = 0; i < e->cur; ++i) {
-            double th = ws->theta[i];
-            double g = gap_to_wanted(e, th);
+            mark[i] = 0.0;
+            double th = ws->theta[i], g = gap_to_wanted(e, th);
             if (!(g < -e->tol * conv_scale(e, th)))
                 continue;
             ncand++;
             mark[i] = 1.0;
-            if (is_conv(e, th, ws->ra[i])) {
-                mark[i] = 2.0;
-                nlockable++;
-            } else if (ws->rb[i] < -g) {
+            if (ws->rb[i] < -g)
                 ncertain++;
-            }
-        }
-        if (nlockable > 0) {
-            /* Lock them: a keep-all restart with only these locked. */
-            size_t *lockl = ws->uord + ws->lcap, *keepl = ws->ord + ws->mcap, nl = 0, nk = 0;
-            active_order(e, ws->ord);
-            for (size_t t = 0; t < e->cur; ++t) {
-                size_t r = ws->ord[t];
-                if (mark[r] == 2.0)
-                    lockl[nl++] = r;
-                else
-                    keepl[nk++] = r;
-            }
-            restart(e, lockl, nl, keepl, nk);
-            e->copies += nl;
-            chk = next_check(e, e->cur, mlimit(e));
-            continue;
         }
         if (ncertain > 0) {
             *outcome = PH_FALLBACK; /* the candidates are marked in ws->btmp */
             return KRY_OK;
         }
-        if (ncand == 0) {
+        if (ncand == 0 || e->exhausted) {
             /* Settled when the extreme Ritz value(s) at the wanted end(s) have a
-               residual bound below verify_tol times their distance to the wanted set. */
+               residual bound below both their distance to the wanted set and
+               verify_tol |A| (see topk.h). */
             int settled = 1;
             size_t ends[2] = {e->cur - 1, 0};
             int use[2] = {e->which != KRY_WHICH_SA, e->which != KRY_WHICH_LA};
-            for (int t = 0; t < 2; ++t) {
-                if (!use[t])
+            for (int s = 0; s < 2; ++s) {
+                if (!use[s])
                     continue;
-                size_t r = ends[t];
-                double g = gap_to_wanted(e, ws->theta[r]);
-                g = fmax(g, e->tol * conv_scale(e, ws->theta[r]));
-                if (!(ws->rb[r] <= e->vtol * g))
+                size_t r = ends[s];
+                double g = fmax(gap_to_wanted(e, ws->theta[r]),
+                                e->tol * conv_scale(e, ws->theta[r]));
+                if (!(ws->rb[r] <= fmin(g, e->vtol * e->anorm)))
                     settled = 0;
             }
             if (settled || e->exhausted) {
                 *outcome = PH_DONE;
                 return KRY_OK;
             }
-        } else if (e->exhausted) {
-            *outcome = PH_DONE; /* exact but unconvergeable: cannot happen */
-            return KRY_OK;
         }
         if (full) {
             e->restarts++;
@@ -920,51 +915,126 @@ static kry_status run_phase(eng *e, int *outcome)
             build_union(e, 0);
             do_restart(e, 0, 0);
         }
-        chk = next_check(e, e->cur, mlimit(e));
+        chk = next_check(e, e->cur);
     }
 }
 
-/* Removes the deflation columns of kind `kind` (or every soft column with kind 0)
-   from D, keeping the others in order. */
-static void drop_soft(eng *e, int kind)
+/* Removes every column but the locked ones from D, keeping their order. */
+static void drop_soft(eng *e)
 {
     kry_topk_ws *ws = e->ws;
     size_t t = 0;
     for (size_t c = 0; c < e->nd; ++c) {
-        int d = ws->dtype[c];
-        if (d != D_LOCKED && (kind == 0 || d == kind))
+        if (ws->dtype[c] != D_LOCKED)
             continue;
         if (t != c) {
             memcpy(ws->D + t * e->n, ws->D + c * e->n, e->n * sizeof(double));
             ws->dval[t] = ws->dval[c];
             ws->dres[t] = ws->dres[c];
-            ws->dtype[t] = (unsigned char)d;
+            ws->dtype[t] = D_LOCKED;
         }
         t++;
     }
     e->nd = t;
 }
 
-/* Moves the active basis V[:, 0:cur+1] into D as soft columns of kind `kind`, and
-   starts a new sequence from a fresh random vector orthogonal to D. */
-static kry_status start_check(eng *e, int kind)
+/* Stores the main sequence's state (basis V[:, 0:t] in ws->M, H's diagonal and
+   pending rows in ws->save) after its keep-all restart, when H[0:cur, 0:cur] is
+   diagonal. */
+static void store_main(eng *e)
 {
     kry_topk_ws *ws = e->ws;
-    size_t cols = e->cur + (e->exhausted ? 0 : 1);
-    if (e->nd + cols > ws->lcap)
-        cols = ws->lcap - e->nd; /* cannot happen: lcap = 2k + 2(m + 1) */
-    for (size_t j = 0; j < cols; ++j) {
-        memcpy(ws->D + (e->nd + j) * e->n, ws->V + j * e->n, e->n * sizeof(double));
-        ws->dtype[e->nd + j] = (unsigned char)kind;
-        ws->dval[e->nd + j] = 0.0;
-        ws->dres[e->nd + j] = 0.0;
+    const size_t c = e->cur, pb = e->t - e->cur;
+    memcpy(ws->M, ws->V, e->t * e->n * sizeof(double));
+    e->save_cur = c;
+    e->save_t = e->t;
+    for (size_t j = 0; j < c; ++j) {
+        ws->save[j] = HH(e, j, j);
+        for (size_t p = 0; p < pb; ++p)
+            ws->save[c + p + j * pb] = HH(e, c + p, j);
     }
-    e->nd += cols;
-    e->cur = 0;
-    e->exhausted = 0;
+}
+
+/* Starts a check sequence: the resolved Ritz vectors of the stored main state (see
+   RESOLVED) become soft columns of D, then a fresh random vector orthogonal to D. */
+static kry_status start_check(eng *e)
+{
+    kry_topk_ws *ws = e->ws;
+    const size_t c = e->save_cur, pb = e->save_t - e->save_cur;
+    drop_soft(e);
     e->analysed = 0;
-    memset(ws->b, 0, ws->mcap * sizeof(double));
-    return fresh_vector(e, 0);
+    build_union(e, 0);
+    for (size_t j = 0; j < c && e->nd < ws->lcap; ++j) {
+        double r2 = 0.0;
+        for (size_t p = 0; p < pb; ++p)
+            r2 += ws->save[c + p + j * pb] * ws->save[c + p + j * pb];
+        double g = gap_to_wanted(e, ws->save[j]);
+        if (!(sqrt(r2) <= RESOLVED * g))
+            continue;
+        memcpy(ws->D + e->nd * e->n, ws->M + j * e->n, e->n * sizeof(double));
+        ws->dtype[e->nd] = D_SOFT;
+        ws->dval[e->nd] = ws->dres[e->nd] = 0.0;
+        e->nd++;
+    }
+    e->cur = e->t = 0;
+    e->exhausted = 0;
+    return fresh_vector(e);
+}
+
+/* After a check phase proved a missed eigenvalue: the main sequence resumes from its
+   stored state, with the candidate Ritz vectors of the check sequence (marked in btmp)
+   added to its pending block. Of the stored Ritz vectors (in priority order) only the
+   first half of the basis is kept (a restart), so that the pending block is expanded
+   before the first convergence check. */
+static kry_status resume_main(eng *e)
+{
+    kry_topk_ws *ws = e->ws;
+    const size_t n = e->n, c = e->cur;
+    const size_t cs = e->save_cur, pb = e->save_t - e->save_cur;
+    const size_t c0 = cs < e->m / 2 ? cs : e->m / 2, t0 = c0 + pb;
+    size_t nc = 0, room = ws->bcap > pb ? ws->bcap - pb : 0;
+    /* Candidates, most wanted first, at most the room left in the pending block. */
+    active_order(e, ws->ord);
+    for (size_t t = 0; t < c && nc < room; ++t)
+        if (ws->btmp[ws->ord[t]] != 0.0) {
+            memcpy(ws->Ssel + nc * c, ws->S + ws->ord[t] * c, c * sizeof(double));
+            nc++;
+        }
+    if (nc > 0)
+        rotate(ws, n, c, ws->Ssel, nc);
+    /* Candidates behind the stored basis, then the stored basis in front: its first c0
+       Ritz vectors and its pending block. */
+    for (size_t i = nc; i-- > 0;)
+        memcpy(ws->V + (t0 + i) * n, ws->V + i * n, n * sizeof(double));
+    memcpy(ws->V, ws->M, c0 * n * sizeof(double));
+    memcpy(ws->V + c0 * n, ws->M + cs * n, pb * n * sizeof(double));
+    drop_soft(e);
+    e->vmode = 0;
+    e->cur = c0;
+    e->t = t0;
+    for (size_t col = 0; col < t0; ++col)
+        memset(ws->H + col * ws->hld, 0, t0 * sizeof(double));
+    for (size_t col = 0; col < c0; ++col) {
+        HH(e, col, col) = ws->save[col];
+        for (size_t p = 0; p < pb; ++p)
+            HH(e, c0 + p, col) = ws->save[cs + p + col * pb];
+    }
+    /* The candidates become pending vectors with zero coupling once orthogonal to the
+       locked vectors and the main basis (A V_c has no component along them). */
+    for (size_t i = 0; i < nc; ++i) {
+        if (e->t != t0 + i)
+            memcpy(ws->V + e->t * n, ws->V + (t0 + i) * n, n * sizeof(double));
+        int ok;
+        KRY_TRY(orth_new_column(e, &ok));
+        if (ok) {
+            h_row_zero(e, e->t);
+            e->t++;
+        }
+    }
+    if (e->t == e->cur)
+        KRY_TRY(fresh_vector(e));
+    e->analysed = 0;
+    return KRY_OK;
 }
 
 /* Writes the outputs from the locked pairs and (when analysed) the current Ritz
@@ -1013,32 +1083,28 @@ static size_t assemble(eng *e, double *theta, double *vecs, size_t ldv, double *
     return nconv;
 }
 
-/* The start vector in V[:, 0]: the sum of the normalised warm vectors, or random. */
-static kry_status start_vector(eng *e, const double *warm, size_t ldw, size_t nwarm)
+/* The start: the warm vectors (orthonormalised; dependent ones dropped) as the pending
+   block, or one random vector. */
+static kry_status start_block(eng *e, const double *warm, size_t ldw, size_t nwarm)
 {
     kry_topk_ws *ws = e->ws;
-    double *v = ws->V;
-    const size_t n = e->n;
-    double nrm = 0.0;
-    if (nwarm > 0) {
-        memset(v, 0, n * sizeof(double));
-        for (size_t i = 0; i < nwarm; ++i) {
-            double c;
-            KRY_TRY(kry_vec_nrm2(e->sp, n, warm + i * ldw, &c));
-            if (c > 0.0)
-                kry_vec_axpy(n, 1.0 / c, warm + i * ldw, v);
-        }
-        KRY_TRY(kry_vec_nrm2(e->sp, n, v, &nrm));
+    e->cur = e->t = 0;
+    for (size_t i = 0; i < nwarm && e->t < ws->bcap && e->t < e->nglob; ++i) {
+        memcpy(ws->V + e->t * e->n, warm + i * ldw, e->n * sizeof(double));
+        int ok;
+        KRY_TRY(orth_new_column(e, &ok));
+        if (ok)
+            e->t++;
     }
-    if (!(nrm > 0.0)) {
-        kry_vec_random(e->sp, n, e->seed, KRY_RNG_STREAM_START, v);
-        KRY_TRY(kry_vec_nrm2(e->sp, n, v, &nrm));
-    }
+    if (e->t > 0)
+        return KRY_OK;
+    double nrm;
+    kry_vec_random(e->sp, e->n, e->seed, KRY_RNG_STREAM_START, ws->V);
+    KRY_TRY(kry_orth_norm(e->sp, e->n, ws->V, &nrm));
     if (!(nrm > 0.0) || !isfinite(nrm))
         return KRY_ENONFINITE;
-    kry_vec_scal(n, 1.0 / nrm, v);
-    memset(ws->b, 0, ws->mcap * sizeof(double));
-    e->cur = 0;
+    kry_vec_scal(e->n, 1.0 / nrm, ws->V);
+    e->t = 1;
     return KRY_OK;
 }
 
@@ -1079,7 +1145,7 @@ kry_status kry_topk_solve(const kry_operator *op, size_t k, const kry_topk_param
     const size_t nglob = (sp != NULL && sp->n_global != 0) ? (size_t)sp->n_global : n;
     KRY_REQUIRE(k >= 1 && k <= nglob, KRY_EINVAL);
     KRY_REQUIRE(n == ws->n, KRY_EDIM);
-    KRY_REQUIRE(k <= ws->kcap, KRY_EDIM);
+    KRY_REQUIRE(k <= ws->kcap && nwarm <= ws->kcap, KRY_EDIM);
     size_t m = p.basis ? p.basis : default_basis(k);
     if (m > nglob)
         m = nglob;
@@ -1088,9 +1154,9 @@ kry_status kry_topk_solve(const kry_operator *op, size_t k, const kry_topk_param
     KRY_REQUIRE(m <= ws->mcap, KRY_EDIM);
     KRY_REQUIRE(vecs == NULL || ldv >= n, KRY_EDIM);
     KRY_REQUIRE(nwarm == 0 || ldw >= n, KRY_EDIM);
-    KRY_REQUIRE(kry_fits_blas_int(n) && kry_fits_blas_int(ws->mcap + 1) &&
+    KRY_REQUIRE(kry_fits_blas_int(n) && kry_fits_blas_int(ws->vcols) &&
                     kry_fits_blas_int(ws->lcap) && kry_fits_blas_int(ldv) &&
-                    kry_fits_blas_int(ws->lcap + ws->mcap + 1),
+                    kry_fits_blas_int(ldw) && kry_fits_blas_int(ws->lcap + ws->vcols + 1),
                 KRY_ERANGE);
     for (size_t i = 0; i < nwarm; ++i)
         KRY_REQUIRE(kry_vec_isfinite(n, warm + i * ldw), KRY_ENONFINITE);
@@ -1108,84 +1174,62 @@ kry_status kry_topk_solve(const kry_operator *op, size_t k, const kry_topk_param
     e.tol = p.tol > 0.0 ? p.tol : 1e-8;
     e.keep = p.keep_frac > 0.0 ? p.keep_frac : 0.5;
     e.btol = p.breakdown_tol > 0.0 ? p.breakdown_tol : sqrt((double)nglob) * DBL_EPSILON;
-    e.vtol = p.verify_tol > 0.0 ? p.verify_tol : 0.1;
-    e.ci = p.check_interval;
+    e.vtol = p.verify_tol > 0.0 ? p.verify_tol : 3e-3;
     e.sel_tau = p.reorth_tol > 0.0 ? p.reorth_tol : 1e-14;
     e.sel_kappa = 1e-3;
+    e.ci = p.check_interval;
     e.seed = p.seed;
     e.mon = p.monitor;
     e.monctx = p.monitor_ctx;
     e.budget = p.max_matvecs ? p.max_matvecs : (100 * m > 2 * nglob ? 100 * m : 2 * nglob);
 
-    kry_status st = start_vector(&e, warm, ldw, nwarm);
+    kry_status st = start_block(&e, warm, ldw, nwarm);
     kry_reason reason = KRY_RUNNING;
     int outcome = PH_DONE;
     if (st != KRY_OK)
         goto fail;
-    e.phase = 0;
     st = run_phase(&e, &outcome);
     if (st != KRY_OK)
         goto fail;
-    /* Multiplicity check rounds: the first deflates the main sequence's final basis,
-       later ones also the previous round's basis (see topk.h). */
-    int kind = D_SOFT_MAIN;
+    /* Multiplicity check rounds (see topk.h): each runs a check sequence; a missed
+       eigenvalue sends the solve back to the main sequence, after which another round
+       follows. A round that finds nothing ends the solve. */
+    size_t stalls = 0;
     while (outcome == PH_DONE && p.verify && !e.ever_exhausted && e.nd < nglob) {
+        store_main(&e);
         e.phase = 1;
         e.vmode = 1;
         e.vrounds++;
-        size_t copies0 = e.copies;
-        drop_soft(&e, D_SOFT_CHECK);
-        st = start_check(&e, kind);
+        st = start_check(&e);
         if (st != KRY_OK)
             goto fail;
-        kind = D_SOFT_CHECK;
         if (e.exhausted)
             break;
         st = run_phase(&e, &outcome);
         if (st != KRY_OK)
             goto fail;
-        if (outcome == PH_FALLBACK) {
-            /* An eigenvalue beating the wanted set was missed. Restart the main solve
-               on the space orthogonal to the locked vectors only, from the sum of the
-               candidate Ritz vectors (marked in btmp by run_phase). */
-            kry_topk_ws *w = e.ws;
-            const size_t c = e.cur;
-            memset(w->Ssel, 0, c * sizeof(double));
-            for (size_t i = 0; i < c; ++i)
-                if (w->btmp[i] != 0.0)
-                    for (size_t l = 0; l < c; ++l)
-                        w->Ssel[l] += w->S[l + i * c];
-            rotate(w, e.n, c, w->Ssel, 1);
-            double nrm;
-            st = kry_orth_norm(e.sp, e.n, w->V, &nrm);
-            if (st != KRY_OK)
-                goto fail;
-            kry_vec_scal(e.n, 1.0 / nrm, w->V);
-            drop_soft(&e, 0);
-            e.vmode = 0;
-            e.phase = 0;
-            kind = D_SOFT_MAIN;
-            memset(w->b, 0, w->mcap * sizeof(double));
-            e.cur = 0;
-            e.analysed = 0;
-            size_t nlock0 = e.nlock;
-            st = run_phase(&e, &outcome);
-            if (st != KRY_OK)
-                goto fail;
-            e.copies += e.nlock > nlock0 ? e.nlock - nlock0 : 0;
-            continue;
+        if (outcome != PH_FALLBACK)
+            break; /* settled (nothing missed), or budget/monitor stop */
+        size_t nlock0 = e.nlock;
+        st = resume_main(&e);
+        if (st != KRY_OK)
+            goto fail;
+        e.phase = 0;
+        st = run_phase(&e, &outcome);
+        if (st != KRY_OK)
+            goto fail;
+        if (e.nlock > nlock0) {
+            e.copies += e.nlock - nlock0;
+        } else if (++stalls >= 3) {
+            break; /* cannot happen (interlacing proved a missed eigenvalue); a guard */
         }
-        if (outcome != PH_DONE)
-            break;
-        if (e.copies == copies0)
-            break; /* nothing new: the wanted set is stable */
     }
     if (e.vmode) {
         /* The compressed problem's Ritz values are never returned. */
-        drop_soft(&e, 0);
         e.analysed = 0;
         e.vmode = 0;
     }
+    drop_soft(&e);
 
     switch (outcome) {
     case PH_BUDGET: reason = KRY_STOPPED_MAXIT; break;
@@ -1195,8 +1239,6 @@ kry_status kry_topk_solve(const kry_operator *op, size_t k, const kry_topk_param
     if (outcome == PH_DONE)
         e.analysed = 0; /* everything wanted is locked */
     size_t nconv = assemble(&e, theta, vecs, ldv, bound, converged);
-    if (outcome == PH_DONE && nconv < k)
-        reason = KRY_STOPPED_MAXIT; /* cannot happen: a done phase locked k pairs */
     fill_result(&e, res, nconv, reason);
     if (reason == KRY_STOPPED_MAXIT && p.fail_if_not_converged)
         return KRY_ENOTCONV;
