@@ -5,16 +5,19 @@
    One step j (q_j is unit length, beta_{-1} = 0):
        w = A q_j;  w -= beta_{j-1} q_{j-1};  alpha_j = q_j^T w;  w -= alpha_j q_j;
        [reorthogonalise w per mode];  beta_j = |w|;  q_{j+1} = w / beta_j.
-   Subtracting beta_{j-1} q_{j-1} before forming alpha_j is Paige's ordering (A(2,7) in
-   Paige 1972); it equals MATH.md's w - alpha_j q_j - beta_{j-1} q_{j-1} in exact
+   Subtracting beta_{j-1} q_{j-1} before forming alpha_j is the ordering Paige (1972)
+   recommends; it equals MATH.md's w - alpha_j q_j - beta_{j-1} q_{j-1} in exact
    arithmetic and is the more stable of the two in floating point.
    w is built directly in column j+1 of Q, so the step needs no extra vector.
 
    Modes (the reorthogonalisation routines live in the "Reorthogonalisation" section):
-   - full: classical Gram-Schmidt of w against q_0..q_j, two passes, each one dgemv^T
-     (one reduction) and one dgemv. The q_j coefficients of both passes are added to
-     alpha_j (the decomposition stays exact to rounding); the others are rounding-level
-     corrections outside the tridiagonal pattern and are dropped, as ARPACK does.
+   - full: classical Gram-Schmidt of w against q_0..q_j, two passes (CGS2), each one
+     projection Q^T w (dgemv, one reduction) and one update w -= Q c (dgemv); the update
+     of the first pass is fused with the projection of the second by row blocks (see
+     cgs2), so Q is read three times per step instead of four. The q_j coefficients of
+     both passes are added to alpha_j (the decomposition stays exact to rounding); the
+     others are rounding-level corrections outside the tridiagonal pattern and are
+     dropped, as ARPACK does.
    - dgks: one such pass only when |w| < dgks_ratio |A q_j| after the recurrence
      (Daniel, Gragg, Kaufman & Stewart 1976).
    - selective (Parlett & Scott 1979; the SLEPc scheme): after every step, eigensolve
@@ -25,16 +28,19 @@
      so both vectors the recurrence uses at a later step (q_j, q_{j+1}) are purged: q_j
      was the q_{j+1} of the step before. q_j is not purged again at the re-forming step
      itself; see selective_update for why (measured).
-   - partial (Simon 1984): the omega recurrence, obtained by subtracting the
-     three-term relations of q_j and q_k (A symmetric) with a rounding term:
-         beta_j w_{j+1,k} = beta_k w_{j,k+1} + (alpha_k - alpha_j) w_{j,k}
-                            + beta_{k-1} w_{j,k-1} - beta_{j-1} w_{j-1,k} +- eps1 |A|,
-     with w_{k,k} = 1, w_{j+1,j} = eps1 |A| / beta_j (local orthogonality level) and
+   - partial (Simon 1984): estimates omega_{j+1,k} ~ q_{j+1}^T q_k from the recurrence
+     obtained by subtracting the three-term relations of q_j and q_k (A symmetric),
+     plus a rounding term:
+         beta_j omega_{j+1,k} = beta_k omega_{j,k+1} + (alpha_k - alpha_j) omega_{j,k}
+                                + beta_{k-1} omega_{j,k-1} - beta_{j-1} omega_{j-1,k}
+                                +- eps1 |A|,
+     with omega_{k,k} = 1, omega_{j+1,j} = eps1 |A| / beta_j (the local level) and
      eps1 = sqrt(n) eps (rounding in a matvec, Simon's rule of thumb); the rounding term
-     takes the sign of the rest so the estimate is pessimistic. When max_k |w_{j+1,k}|
-     > partial_tol, w is reorthogonalised against the q_k with |w_{j+1,k}| > partial_eta
-     (CGS over each run of consecutive k), on this step and on the next (against the
-     same k plus any new ones), and the estimates of those k are reset to eps1.
+     takes the sign of the rest so the estimate is pessimistic. When
+     max_k |omega_{j+1,k}| > partial_tol, w is reorthogonalised against the q_k with
+     |omega_{j+1,k}| > partial_eta (CGS over each run of consecutive k), on this step
+     and on the next (against the same k plus any new ones), and the estimates of those
+     k are reset to eps1; the others are rescaled by the change of beta_j.
    - none: nothing.
 
    Breakdown: beta_j <= breakdown_tol * |T|, |T| estimated by the largest column norm of
@@ -433,15 +439,47 @@ static kry_status cgs_pass(const kry_space *sp, size_t n, const double *Q, size_
     return KRY_OK;
 }
 
-/* full: two CGS passes against q_0..q_j; their q_j coefficients correct alpha_j. */
+/* Rows of Q per block in cgs2: about 512 KiB of Q, so a block read for the update of
+   the first pass is still in cache for the projection of the second. */
+static size_t cgs2_block_rows(size_t k)
+{
+    size_t b = (size_t)65536 / k;
+    return b < 64 ? 64 : b;
+}
+
+/* Classical Gram-Schmidt twice of w against the k columns of Q (n x k, ld n):
+       c1 = Q^T w;  w -= Q c1;  c2 = Q^T w;  w -= Q c2.
+   The update of pass 1 and the projection of pass 2 are fused row block by row block
+   (c2 is a sum over row blocks of Q_b^T w_b, and w_b is final once Q_b c1 is
+   subtracted), so Q is swept three times instead of four; the arithmetic is that of
+   CGS2 and there is still one reduction per pass. Coefficients in c1, c2. */
+static kry_status cgs2(const kry_space *sp, size_t n, const double *Q, size_t k, double *w,
+                       double *c1, double *c2)
+{
+    if (k == 0)
+        return KRY_OK;
+    KRY_TRY(kry_vec_gemv_t(sp, n, k, Q, n, w, c1));
+    memset(c2, 0, k * sizeof(double));
+    const size_t b = cgs2_block_rows(k);
+    for (size_t r = 0; r < n; r += b) {
+        size_t rows = n - r < b ? n - r : b;
+        cblas_dgemv(CblasColMajor, CblasNoTrans, (int)rows, (int)k, -1.0, Q + r, (int)n, c1, 1,
+                    1.0, w + r, 1);
+        cblas_dgemv(CblasColMajor, CblasTrans, (int)rows, (int)k, 1.0, Q + r, (int)n, w + r, 1,
+                    1.0, c2, 1);
+    }
+    KRY_TRY(kry_vec_reduce(sp, c2, k));
+    kry_vec_gemv_n(n, k, -1.0, Q, n, c2, w);
+    return KRY_OK;
+}
+
+/* full: CGS2 against q_0..q_j; the q_j coefficients of both passes correct alpha_j. */
 static kry_status reorth_full(kry_lanczos_ws *ws, const kry_space *sp, size_t j, double *w,
                               double *alpha_j)
 {
-    for (int pass = 0; pass < 2; ++pass) {
-        KRY_TRY(cgs_pass(sp, ws->n, ws->Q, 0, j + 1, w, ws->h));
-        *alpha_j += ws->h[j];
-        ws->reorth_vectors += j + 1;
-    }
+    KRY_TRY(cgs2(sp, ws->n, ws->Q, j + 1, w, ws->h, ws->h2));
+    *alpha_j += ws->h[j] + ws->h2[j];
+    ws->reorth_vectors += 2 * (j + 1);
     return KRY_OK;
 }
 
@@ -597,10 +635,8 @@ static kry_status fresh_vector(kry_lanczos_ws *ws, const kry_space *sp, size_t j
     *ok = 0;
     kry_vec_random(sp, n, ws->p.seed + ws->breakdowns, KRY_RNG_STREAM_RESTART, w);
     KRY_TRY(kry_vec_nrm2(sp, n, w, &n0));
-    for (int pass = 0; pass < 2; ++pass) {
-        KRY_TRY(cgs_pass(sp, n, ws->Q, 0, j + 1, w, ws->h));
-        ws->reorth_vectors += j + 1;
-    }
+    KRY_TRY(cgs2(sp, n, ws->Q, j + 1, w, ws->h, ws->h2));
+    ws->reorth_vectors += 2 * (j + 1);
     KRY_TRY(kry_vec_nrm2(sp, n, w, &n1));
     if (!(n1 > sqrt(DBL_EPSILON) * n0))
         return KRY_OK;
@@ -683,7 +719,7 @@ static kry_status step_body(kry_lanczos_ws *ws, const kry_operator *op)
             ws->partial_pending = 0;
         } else {
             ws->beta[j] = b;
-            if (b > 0.0)
+            if (b >= DBL_MIN) /* 1/b is finite */
                 kry_vec_scal(n, 1.0 / b, w);
             else
                 memset(w, 0, n * sizeof(double));

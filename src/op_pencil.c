@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "op_impl.h"
 #include "kry/operator.h"
 #include "vec.h"
 
@@ -30,16 +31,7 @@ typedef struct pencil_ctx {
 static int pencil_matvec(void *ctx, const double *restrict x, double *restrict y)
 {
     const pencil_ctx *c = ctx;
-    size_t n = c->n;
-    const double *d = c->d, *e = c->e;
-    if (n == 1) {
-        y[0] = d[0] * x[0];
-        return 0;
-    }
-    y[0] = d[0] * x[0] + e[0] * x[1];
-    for (size_t i = 1; i + 1 < n; ++i)
-        y[i] = e[i - 1] * x[i - 1] + d[i] * x[i] + e[i] * x[i + 1];
-    y[n - 1] = e[n - 2] * x[n - 2] + d[n - 1] * x[n - 1];
+    kry_tridiag_apply(c->n, c->d, c->e, x, y);
     return 0;
 }
 

@@ -190,6 +190,24 @@ static void permute_columns(kry_ritz_ws *rws, double *Z, size_t ld, size_t c)
     }
 }
 
+/* The MATH.md section 3 test: bound <= tol max(|theta|, eps^(2/3) |T|). */
+static int ritz_converged(double bound, double theta, double tnorm, double tol)
+{
+    return bound <= tol * fmax(fabs(theta), pow(DBL_EPSILON, 2.0 / 3.0) * tnorm);
+}
+
+/* Gershgorin bound max_i |alpha_i| + |beta_{i-1}| + |beta_i| of T_m (>= |T_m|). */
+static double tri_gershgorin(const double *alpha, const double *beta, size_t m)
+{
+    double g = 0.0;
+    for (size_t i = 0; i < m; ++i) {
+        double r = fabs(alpha[i]) + (i > 0 ? fabs(beta[i - 1]) : 0.0) +
+                   (i + 1 < m ? fabs(beta[i]) : 0.0);
+        g = fmax(g, r);
+    }
+    return g;
+}
+
 kry_status kry_ritz_pairs(const kry_lanczos_ws *lws, kry_ritz_ws *rws, size_t k,
                           kry_which which, double tol, double *theta, double *vecs,
                           size_t ldv, double *bound, int *converged)
@@ -273,14 +291,13 @@ kry_status kry_ritz_pairs(const kry_lanczos_ws *lws, kry_ritz_ws *rws, size_t k,
                 KRY_TRY(tri_eig(rws, alpha, beta, 0, m, m - 1, m - 1, &hi, NULL, m));
             tn = fmax(fabs(lo), fabs(hi));
         }
-        const double floor_ = pow(DBL_EPSILON, 2.0 / 3.0) * tn;
         const double bl = fabs(beta[m - 1]);
         for (size_t i = 0; i < k; ++i) {
             double b = bl * fabs(Z[perm[i] * m + (m - 1)]);
             if (bound != NULL)
                 bound[i] = b;
             if (converged != NULL)
-                converged[i] = b <= tol * fmax(fabs(theta[i]), floor_);
+                converged[i] = ritz_converged(b, theta[i], tn, tol);
         }
     }
 
@@ -337,14 +354,10 @@ kry_status kry_ritz_ghosts(const kry_lanczos_ws *lws, size_t k, const double *th
     const size_t m = kry_lanczos_steps(lws);
     KRY_REQUIRE(m >= 1, KRY_EINVAL);
     const double *d = kry_lanczos_alpha(lws), *e = kry_lanczos_beta(lws);
-    double gersh = 0.0, emax2 = 0.0;
-    for (size_t i = 0; i < m; ++i) {
-        double r = fabs(d[i]) + (i > 0 ? fabs(e[i - 1]) : 0.0) + (i + 1 < m ? fabs(e[i]) : 0.0);
-        if (r > gersh)
-            gersh = r;
-        if (i + 1 < m && e[i] * e[i] > emax2)
-            emax2 = e[i] * e[i];
-    }
+    const double gersh = tri_gershgorin(d, e, m);
+    double emax2 = 0.0;
+    for (size_t i = 0; i + 1 < m; ++i)
+        emax2 = fmax(emax2, e[i] * e[i]);
     const double pivmin = DBL_MIN * fmax(1.0, emax2);
     /* Two windows: an eigenvalue of T^ within delta of x makes a simple x spurious, and
        copies within 2 delta are one multiple eigenvalue. The wider multiplicity window
@@ -411,12 +424,7 @@ static kry_status newest_block_settled(const kry_lanczos_ws *lws, kry_ritz_ws *r
 {
     const size_t m = kry_lanczos_steps(lws);
     const double *alpha = kry_lanczos_alpha(lws), *beta = kry_lanczos_beta(lws);
-    double gersh = 0.0;
-    for (size_t i = 0; i < m; ++i) {
-        double r = fabs(alpha[i]) + fabs(beta[i]) + (i > 0 ? fabs(beta[i - 1]) : 0.0);
-        gersh = fmax(gersh, r);
-    }
-    const double cut = split * gersh;
+    const double cut = split * tri_gershgorin(alpha, beta, m);
     *ok = 0;
     if (beta[m - 1] <= cut)
         return KRY_OK;
@@ -437,11 +445,30 @@ static kry_status newest_block_settled(const kry_lanczos_ws *lws, kry_ritz_ws *r
         last[e] = rws->Z[p - 1];
     }
     double tn = fmax(fabs(val[0]), fabs(val[1]));
-    double floor_ = pow(DBL_EPSILON, 2.0 / 3.0) * tn;
     for (int e = 0; e < 2; ++e)
-        if (ends[e] && !(fabs(beta[m - 1] * last[e]) <= tol * fmax(fabs(val[e]), floor_)))
+        if (ends[e] && !ritz_converged(fabs(beta[m - 1] * last[e]), val[e], tn, tol))
             *ok = 0;
     return KRY_OK;
+}
+
+/* Steps until the next convergence check of kry_lanczos_eigs. A check costs O(m k)
+   (bisection and inverse iteration on T_m, ~1 ms at m = 200, k = 10), as much as
+   several steps with a cheap operator, so checks are spaced by extrapolating the
+   convergence rate: with the worst ratio bound/allowed going from r0 (step m0) to r
+   (step m), the remaining steps are predicted as log(r) / rate; the next check comes
+   after half of them, at least 1 and at most max(4, m/8) steps later (so at most ~12%
+   extra steps, or 4). Without a usable rate (first check, no progress), after
+   max(1, m/32). */
+static size_t check_gap(size_t m, size_t m0, double r0, double r)
+{
+    size_t cap = m / 8 > 4 ? m / 8 : 4, dflt = m / 32 > 1 ? m / 32 : 1;
+    if (!(r > 1.0) || !(r0 > r) || m0 == 0 || m0 >= m)
+        return r > 1.0 ? dflt : 1;
+    double rate = log(r0 / r) / (double)(m - m0);
+    double half = 0.5 * log(r) / rate;
+    if (!(half < (double)cap))
+        return cap;
+    return half < 1.0 ? 1 : (size_t)half;
 }
 
 static void eigs_result_fill(const kry_lanczos_ws *lws, kry_eigs_result *res,
@@ -483,7 +510,8 @@ kry_status kry_lanczos_eigs(const kry_operator *op, size_t k, kry_which which, d
 
     kry_status st = KRY_OK;
     kry_reason reason = KRY_RUNNING;
-    size_t last_check = 0, seen_breakdowns = 0, m = 0;
+    size_t next_check = k, seen_breakdowns = 0, m = 0, prev_m = 0;
+    double prev_ratio = 0.0;
     kry_lanczos_result lr;
     for (;;) {
         st = kry_lanczos_step(lws, op);
@@ -505,14 +533,20 @@ kry_status kry_lanczos_eigs(const kry_operator *op, size_t k, kry_which which, d
             break;
         }
         int last = lr.reason != KRY_RUNNING;
-        if (m >= k && (m <= 32 || m - last_check >= m / 32 || last)) {
-            last_check = m;
+        if (m >= k && (m >= next_check || last)) {
             st = kry_ritz_pairs(lws, rws, k, which, tol, theta, NULL, 0, rws->bnd, rws->conv);
             if (st != KRY_OK)
                 goto done;
             int all = 1;
-            for (size_t i = 0; i < k; ++i)
+            double ratio = 0.0; /* worst bound / allowed bound (floor ignored) */
+            for (size_t i = 0; i < k; ++i) {
                 all &= rws->conv[i];
+                if (!rws->conv[i])
+                    ratio = fmax(ratio, rws->bnd[i] / (tol * fmax(fabs(theta[i]), DBL_MIN)));
+            }
+            next_check = m + check_gap(m, prev_m, prev_ratio, ratio);
+            prev_m = m;
+            prev_ratio = ratio;
             if (all) {
                 int settled;
                 st = newest_block_settled(lws, rws, which, tol, user_continue ? tol : 0.0,

@@ -14,6 +14,7 @@ static const char *const status_text[KRY_STATUS_COUNT] = {
     [KRY_EIO] = "input/output error",
     [KRY_EFORMAT] = "malformed input",
     [KRY_ENOTSYM] = "matrix is not symmetric",
+    [KRY_EDOMAIN] = "argument outside the function's domain (matrix not positive definite?)",
     [KRY_ENOTCONV] = "not converged within the iteration budget",
 };
 

@@ -154,6 +154,43 @@ for f in data/bad_*.mtx; do
     fi
 done
 expect_exit 3 "missing file exits 3" -- eigs --mtx data/does_not_exist.mtx -k 1
+# The malformed inputs the foundation issue names, each with the line its message cites.
+for case in bad_banner:1 too_few:6 index_range:4 nan:4 inf:3 nonsquare:2 complex:1 skew:1 \
+    hermitian:1; do
+    f=${case%%:*}.mtx line=${case##*:}
+    if expect_exit 3 "$f exits 3" -- eigs --mtx "data/$f" -k 1 --quiet; then
+        grep -q "^kry eigs: data/$f:$line: " "$tmp/err" && ok "$f message cites $f:$line" ||
+            not_ok "$f message cites $f:$line" "$(cat "$tmp/err")"
+    fi
+done
+if expect_exit 3 "a general matrix that is not symmetric exits 3" -- \
+    eigs --mtx data/notsym.mtx -k 1 --quiet; then
+    grep -q "not symmetric: |a(2,3) - a(3,2)| = 0.25 at (2, 3)" "$tmp/err" &&
+        ok "asymmetry message names the largest asymmetry" ||
+        not_ok "asymmetry message names the largest asymmetry" "$(cat "$tmp/err")"
+fi
+
+# 7. kry train: a short run learns toy12; bad options and missing data fail cleanly.
+if expect_exit 0 "train toy12 dim 5, 30 epochs" -- \
+    train --task toy12 --dim 5 --epochs 30 --seed 3 --format json --quiet; then
+    keys=$(tr -d '\n ' <"$tmp/out" | grep -o '"[a-z_]*":' | tr -d '":' | tr '\n' ' ')
+    for key in train_loss val_loss epochs seconds_per_epoch; do
+        case " $keys" in
+        *" $key "*) ok "train JSON has $key" ;;
+        *) not_ok "train JSON has $key" "keys: $keys" ;;
+        esac
+    done
+    val=$(tr -d '\n ' <"$tmp/out" | sed 's/.*"val_loss":\([^,}]*\).*/\1/')
+    awk -v v="$val" 'BEGIN { exit !(v + 0 < 0.35) }' &&
+        ok "train reaches validation BCE $val < 0.35 (log 2 = 0.69 is chance)" ||
+        not_ok "train reaches validation BCE < 0.35" "got $val"
+fi
+expect_exit 2 "train: unknown task" -- train --task nope
+expect_exit 2 "train: zero epochs" -- train --task toy12 --epochs 0
+KRY_DATA_DIR="$tmp/nodata" expect_exit 3 "train: missing data set names the path" -- \
+    train --task diabetes --quiet
+grep -q "$tmp/nodata/diabetes" "$tmp/err" && ok "missing data message names the file" ||
+    not_ok "missing data message names the file" "$(cat "$tmp/err")"
 
 echo "1..$n"
 [ "$fails" -eq 0 ]

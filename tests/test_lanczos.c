@@ -2,6 +2,7 @@
    LAPACK, orthogonality per reorthogonalisation mode, breakdown, and every error path.
    Ritz values here come from LAPACKE_dstev on a copy of T (independent of kry_ritz). */
 #include <float.h>
+#include <pthread.h>
 #include <string.h>
 
 #include <lapacke.h>
@@ -157,8 +158,9 @@ END_TEST
 
 START_TEST(test_random_dense_vs_dsyevr)
 {
-    /* Every mode, n steps on a random Gaussian symmetric 60 x 60 matrix, but ghosts
-       (none) are expected: compare the extremes of T against LAPACK dsyevr. */
+    /* Every mode on a random Gaussian symmetric 60 x 60 matrix against LAPACK dsyevr:
+       n steps give the whole spectrum; without reorthogonalisation (45 steps) only the
+       extremes are compared, since ghost copies fill the rest of T. */
     size_t n = 60;
     test_dense t = {n, test_random_gaussian_symmetric(n, 2024), 0};
     double ref[60], w[60];
@@ -374,6 +376,120 @@ START_TEST(test_allreduce_hook_is_used)
             ck_assert_double_eq_tol(kry_lanczos_alpha(ws)[j], ref[j], 1e-12);
     }
     free(a);
+    kry_lanczos_ws_free(ws);
+}
+END_TEST
+
+/* Two "processes" as threads, each holding half of the vectors of diag(d), with an
+   allreduce hook over a barrier: the run must match the serial one. */
+typedef struct team {
+    pthread_barrier_t bar;
+    double *slot[2];
+    size_t count[2];
+} team;
+
+typedef struct rank_ctx {
+    team *t;
+    int rank;
+    const double *d; /* local part of the diagonal */
+    size_t n;
+    kry_space sp;
+    kry_reorth mode;
+    double alpha[30], beta[30];
+    kry_status st;
+} rank_ctx;
+
+static int team_allreduce(void *ctx, double *buf, size_t count)
+{
+    rank_ctx *r = ctx;
+    team *t = r->t;
+    t->slot[r->rank] = buf;
+    t->count[r->rank] = count;
+    pthread_barrier_wait(&t->bar);
+    double tmp[64];
+    if (count > 64 || t->count[0] != t->count[1])
+        return 1;
+    for (size_t i = 0; i < count; ++i)
+        tmp[i] = t->slot[0][i] + t->slot[1][i]; /* same order on both ranks */
+    pthread_barrier_wait(&t->bar);
+    memcpy(buf, tmp, count * sizeof *buf);
+    return 0;
+}
+
+static int local_diag_matvec(void *ctx, const double *restrict x, double *restrict y)
+{
+    rank_ctx *r = ctx;
+    for (size_t i = 0; i < r->n; ++i)
+        y[i] = r->d[i] * x[i];
+    return 0;
+}
+
+static void *rank_main(void *arg)
+{
+    rank_ctx *r = arg;
+    kry_operator op;
+    r->st = kry_operator_callback(r->n, local_diag_matvec, r, &op);
+    op.space = &r->sp;
+    kry_lanczos_ws *ws = kry_lanczos_ws_alloc(r->n, 30);
+    kry_lanczos_params p = kry_lanczos_params_default();
+    p.reorth = r->mode;
+    p.max_steps = 30;
+    p.track_orthogonality = 1;
+    if (r->st == KRY_OK)
+        r->st = ws ? kry_lanczos_run(&op, NULL, &p, ws, NULL) : KRY_ENOMEM;
+    if (r->st == KRY_OK) {
+        memcpy(r->alpha, kry_lanczos_alpha(ws), sizeof r->alpha);
+        memcpy(r->beta, kry_lanczos_beta(ws), sizeof r->beta);
+    }
+    kry_lanczos_ws_free(ws);
+    return NULL;
+}
+
+START_TEST(test_two_ranks_match_serial)
+{
+    size_t n = 48;
+    double d[48];
+    for (size_t i = 0; i < n; ++i)
+        d[i] = 1.0 / (1.0 + 0.37 * (double)i) + (i == 47 ? 3.0 : 0.0);
+    test_diag t = {n, d, 0};
+    kry_operator op = test_diag_op(&t);
+    kry_lanczos_ws *ws = kry_lanczos_ws_alloc(n, 30);
+    ck_assert_ptr_nonnull(ws);
+    for (int mode = 0; mode < KRY_REORTH_COUNT; ++mode) {
+        kry_lanczos_params p = kry_lanczos_params_default();
+        p.reorth = (kry_reorth)mode;
+        p.max_steps = 30;
+        ck_assert_int_eq(kry_lanczos_run(&op, NULL, &p, ws, NULL), KRY_OK);
+        team tm;
+        ck_assert_int_eq(pthread_barrier_init(&tm.bar, NULL, 2), 0);
+        rank_ctx r[2];
+        pthread_t th[2];
+        for (int k = 0; k < 2; ++k) {
+            memset(&r[k], 0, sizeof r[k]);
+            r[k].t = &tm;
+            r[k].rank = k;
+            r[k].n = k == 0 ? 19 : n - 19; /* uneven split */
+            r[k].d = d + (k == 0 ? 0 : 19);
+            r[k].sp = (kry_space){team_allreduce, &r[k], (uint64_t)(k == 0 ? 0 : 19), n};
+            r[k].mode = (kry_reorth)mode;
+            ck_assert_int_eq(pthread_create(&th[k], NULL, rank_main, &r[k]), 0);
+        }
+        for (int k = 0; k < 2; ++k)
+            ck_assert_int_eq(pthread_join(th[k], NULL), 0);
+        pthread_barrier_destroy(&tm.bar);
+        for (int k = 0; k < 2; ++k) {
+            ck_assert_int_eq(r[k].st, KRY_OK);
+            /* Ranks agree exactly; the serial run to rounding (sums in another order),
+               over the steps before none loses orthogonality and amplifies it. */
+            size_t steps = mode == KRY_REORTH_NONE ? 8 : 30;
+            for (size_t j = 0; j < 30; ++j)
+                ck_assert_double_eq(r[k].alpha[j], r[0].alpha[j]);
+            for (size_t j = 0; j < steps; ++j) {
+                ck_assert_double_eq_tol(r[k].alpha[j], kry_lanczos_alpha(ws)[j], 1e-11);
+                ck_assert_double_eq_tol(r[k].beta[j], kry_lanczos_beta(ws)[j], 1e-11);
+            }
+        }
+    }
     kry_lanczos_ws_free(ws);
 }
 END_TEST
@@ -817,6 +933,7 @@ static Suite *lanczos_suite(void)
     tcase_add_test(core, test_v0_norm_and_determinism);
     tcase_add_test(core, test_step_api_matches_run);
     tcase_add_test(core, test_allreduce_hook_is_used);
+    tcase_add_test(core, test_two_ranks_match_serial);
     tcase_add_test(core, test_names);
     tcase_add_test(core, test_ws_bytes);
     tcase_add_test(args, test_args_null_and_invalid);

@@ -16,6 +16,12 @@
 #include "kry/deflation.h"
 #include "kry/lanczos.h"
 #include "kry/ritz.h"
+#include "kry/funm.h"
+#include "kry/adjoint.h"
+#include "kry/tridiag.h"
+#include "kry/eigmodel.h"
+#include "kry/optim.h"
+#include "kry/data.h"
 #include "kry/mlp.h"
 
 #endif /* KRY_KRY_H */

@@ -26,6 +26,8 @@ typedef enum kry_status {
     KRY_EIO,          /* a file could not be opened, read or written */
     KRY_EFORMAT,      /* malformed input file (see the accompanying error detail) */
     KRY_ENOTSYM,      /* the matrix or operator is not symmetric */
+    KRY_EDOMAIN,      /* a function was applied outside its domain (log or sqrt of a
+                         matrix that is not positive definite, 1/x at 0) */
     KRY_ENOTCONV,     /* budget exhausted before convergence, and the caller asked for
                          that to be an error (params.fail_if_not_converged) */
     KRY_STATUS_COUNT  /* number of codes; not a status */

@@ -39,5 +39,10 @@ void cli_json_double(FILE *f, double x);
 
 /* Subcommands: each returns the process exit code. */
 int cli_eigs(int argc, char **argv);
+int cli_train(int argc, char **argv);
+int cli_funm(int argc, char **argv);
+int cli_logdet(int argc, char **argv);
+int cli_trace(int argc, char **argv);
+int cli_density(int argc, char **argv);
 
 #endif /* KRY_CLI_H */

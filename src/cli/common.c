@@ -29,6 +29,7 @@ int cli_exit_for_status(kry_status st, int data_stage)
     case KRY_ENOTSYM:
     case KRY_EIO:
     case KRY_EUNSUPPORTED:
+    case KRY_EDOMAIN:
         return KRY_EXIT_DATA;
     case KRY_ENONFINITE:
     case KRY_EDIM:

@@ -1,0 +1,216 @@
+/* eigmodel.c — the eigenvalue-model layer y = lambda_k(tridiag(E x + e0, D x + d0,
+   E x + e0)) (module eigmodel; MATH.md section 4).
+
+   Forward builds the batch of diagonals and off-diagonals (batch-major), then calls
+   kry_tridiag_eigvals or kry_tridiag_eigpairs. Backward uses d lambda/d d_i = q_i^2 and
+   d lambda/d e_i = 2 q_i q_{i+1}: with G_d[b][i] = gy_b q_bi^2 and
+   G_e[b][i] = 2 gy_b q_bi q_b,i+1,
+       dD = G_d^T X, dd0 = sum_b G_d[b], dE = G_e^T X, de0 = sum_b G_e[b],
+       dx_b = D^T G_d[b] + E^T G_e[b].
+   The layers this serves are tiny (n and p of order 10), where plain loops beat BLAS
+   calls whose fixed overhead exceeds the arithmetic. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kry/eigmodel.h"
+#include "kry/rng.h"
+
+struct kry_eigmodel {
+    size_t n, p, k, cap, nparams;
+    double *theta;
+    double *dm, *em, *lam, *q; /* batch x n, batch x max(n-1,1), batch, batch x n */
+    unsigned char *tied;       /* batch */
+    double *dt;                /* D^T and E^T, p x n and p x (n-1) */
+    kry_tridiag_ws *ws;
+    kry_tridiag_params tp;
+    size_t last_batch; /* batch of the last forward with gradients; 0: none */
+};
+
+kry_eigmodel *kry_eigmodel_alloc(size_t n, size_t p, size_t k, size_t batch_max)
+{
+    if (n == 0 || p == 0 || k >= n || batch_max == 0)
+        return NULL;
+    kry_eigmodel *m = calloc(1, sizeof *m);
+    if (m == NULL)
+        return NULL;
+    m->n = n;
+    m->p = p;
+    m->k = k;
+    m->cap = batch_max;
+    m->nparams = n * p + n + (n - 1) * p + (n - 1);
+    size_t ne = n > 1 ? n - 1 : 1;
+    m->theta = calloc(m->nparams, sizeof(double));
+    m->dm = malloc(sizeof(double) * batch_max * n);
+    m->em = malloc(sizeof(double) * batch_max * ne);
+    m->lam = malloc(sizeof(double) * batch_max);
+    m->q = malloc(sizeof(double) * batch_max * n);
+    m->tied = malloc(batch_max);
+    m->dt = malloc(sizeof(double) * p * (2 * n));
+    m->ws = kry_tridiag_ws_alloc(n, batch_max);
+    m->tp = kry_tridiag_params_default();
+    if (!m->theta || !m->dm || !m->em || !m->lam || !m->q || !m->tied || !m->dt || !m->ws) {
+        kry_eigmodel_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+void kry_eigmodel_free(kry_eigmodel *m)
+{
+    if (m == NULL)
+        return;
+    free(m->theta);
+    free(m->dm);
+    free(m->em);
+    free(m->lam);
+    free(m->q);
+    free(m->tied);
+    free(m->dt);
+    kry_tridiag_ws_free(m->ws);
+    free(m);
+}
+
+size_t kry_eigmodel_nparams(const kry_eigmodel *m) { return m ? m->nparams : 0; }
+
+double *kry_eigmodel_params(kry_eigmodel *m) { return m ? m->theta : NULL; }
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+kry_status kry_eigmodel_init(kry_eigmodel *m, uint64_t seed, double scale)
+{
+    KRY_REQUIRE(m != NULL && isfinite(scale) && scale > 0.0, KRY_EINVAL);
+    size_t n = m->n, p = m->p;
+    double *D = m->theta, *d0 = D + n * p, *E = d0 + n, *e0 = E + (n - 1) * p;
+    double sp = scale / sqrt((double)p);
+    kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER + 1, 0, n * p, D);
+    kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER + 2, 0, n, d0);
+    kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER + 3, 0, (n - 1) * p, E);
+    kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER + 4, 0, n - 1, e0);
+    for (size_t i = 0; i < n * p; ++i)
+        D[i] *= sp;
+    for (size_t i = 0; i < (n - 1) * p; ++i)
+        E[i] *= sp;
+    for (size_t i = 0; i < n; ++i)
+        d0[i] *= scale;
+    qsort(d0, n, sizeof(double), cmp_double);
+    for (size_t i = 0; i + 1 < n; ++i)
+        e0[i] *= 0.5 * scale;
+    m->last_batch = 0;
+    return KRY_OK;
+}
+
+kry_status kry_eigmodel_set_tridiag(kry_eigmodel *m, const kry_tridiag_params *p)
+{
+    KRY_REQUIRE(m != NULL && p != NULL, KRY_EINVAL);
+    m->tp = *p;
+    m->tp.warm_start = 0;
+    return KRY_OK;
+}
+
+kry_status kry_eigmodel_forward(kry_eigmodel *m, size_t batch, const double *X, size_t ldx,
+                                int want_grad, double *y, size_t *ntied)
+{
+    KRY_REQUIRE(m != NULL && X != NULL && y != NULL && batch > 0 && ldx >= m->p, KRY_EINVAL);
+    KRY_REQUIRE(batch <= m->cap, KRY_EDIM);
+    m->last_batch = 0;
+    const size_t n = m->n, p = m->p, ne = n > 1 ? n - 1 : 1;
+    const double *D = m->theta, *d0 = D + n * p, *E = d0 + n, *e0 = E + (n - 1) * p;
+    /* Transposed copies of D and E make the inner loops contiguous over i, and zero
+       inputs (common with binary features) are skipped. */
+    double *Dt = m->dt, *Et = m->dt + n * p;
+    for (size_t i = 0; i < n; ++i)
+        for (size_t j = 0; j < p; ++j)
+            Dt[j * n + i] = D[i * p + j];
+    for (size_t i = 0; i + 1 < n; ++i)
+        for (size_t j = 0; j < p; ++j)
+            Et[j * (n - 1) + i] = E[i * p + j];
+    for (size_t b = 0; b < batch; ++b) {
+        const double *x = X + b * ldx;
+        double *db = m->dm + b * n, *eb = m->em + b * ne;
+        memcpy(db, d0, sizeof(double) * n);
+        if (n > 1)
+            memcpy(eb, e0, sizeof(double) * (n - 1));
+        for (size_t j = 0; j < p; ++j) {
+            double xj = x[j];
+            if (xj == 0.0)
+                continue;
+            const double *Dj = Dt + j * n, *Ej = Et + j * (n - 1);
+            for (size_t i = 0; i < n; ++i)
+                db[i] += Dj[i] * xj;
+            for (size_t i = 0; i + 1 < n; ++i)
+                eb[i] += Ej[i] * xj;
+        }
+    }
+    kry_tridiag_batch B = {n, batch, m->dm, n, n > 1 ? m->em : NULL, ne};
+    kry_status st;
+    if (want_grad) {
+        st = kry_tridiag_eigpairs(m->ws, &B, m->k, NULL, &m->tp, y, m->q, n, m->tied, NULL);
+        if (st != KRY_OK)
+            return st;
+        if (ntied) {
+            size_t nt = 0;
+            for (size_t b = 0; b < batch; ++b)
+                nt += m->tied[b];
+            *ntied = nt;
+        }
+        m->last_batch = batch;
+    } else {
+        st = kry_tridiag_eigvals(m->ws, &B, m->k, NULL, &m->tp, y, NULL);
+        if (st != KRY_OK)
+            return st;
+        if (ntied)
+            *ntied = 0;
+    }
+    return KRY_OK;
+}
+
+kry_status kry_eigmodel_backward(kry_eigmodel *m, size_t batch, const double *X, size_t ldx,
+                                 const double *gy, double *gtheta, double *gx, size_t ldgx)
+{
+    KRY_REQUIRE(m != NULL && X != NULL && gy != NULL && gtheta != NULL, KRY_EINVAL);
+    KRY_REQUIRE(ldx >= m->p && (gx == NULL || ldgx >= m->p), KRY_EINVAL);
+    KRY_REQUIRE(m->last_batch != 0 && batch == m->last_batch, KRY_EINVAL);
+    const size_t n = m->n, p = m->p;
+    const double *D = m->theta, *E = D + n * p + n;
+    double *gD = gtheta, *gd0 = gD + n * p, *gE = gd0 + n, *ge0 = gE + (n - 1) * p;
+    memset(gtheta, 0, sizeof(double) * m->nparams);
+    for (size_t b = 0; b < batch; ++b) {
+        const double *x = X + b * ldx, *q = m->q + b * n;
+        double g = gy[b];
+        double *gxb = gx ? gx + b * ldgx : NULL;
+        if (gxb)
+            for (size_t j = 0; j < p; ++j)
+                gxb[j] = 0.0;
+        for (size_t i = 0; i < n; ++i) {
+            double w = g * q[i] * q[i];
+            gd0[i] += w;
+            double *gDi = gD + i * p;
+            for (size_t j = 0; j < p; ++j)
+                gDi[j] += w * x[j];
+            if (gxb) {
+                const double *Di = D + i * p;
+                for (size_t j = 0; j < p; ++j)
+                    gxb[j] += w * Di[j];
+            }
+        }
+        for (size_t i = 0; i + 1 < n; ++i) {
+            double w = 2.0 * g * q[i] * q[i + 1];
+            ge0[i] += w;
+            double *gEi = gE + i * p;
+            for (size_t j = 0; j < p; ++j)
+                gEi[j] += w * x[j];
+            if (gxb) {
+                const double *Ei = E + i * p;
+                for (size_t j = 0; j < p; ++j)
+                    gxb[j] += w * Ei[j];
+            }
+        }
+    }
+    return KRY_OK;
+}
