@@ -777,11 +777,8 @@ static size_t mlimit(const eng *e)
 static size_t next_check(const eng *e, size_t from)
 {
     size_t mlim = mlimit(e), ci = e->ci;
-    if (ci == 0) {
-        ci = (mlim > from ? mlim - from : 1) / 6;
-        if (ci < 1)
-            ci = 1;
-    }
+    if (ci == 0)
+        ci = e->m / 10 > 1 ? e->m / 10 : 1;
     size_t nc = from + ci;
     if (nc < e->k && e->nlock == 0)
         nc = e->k;
@@ -1145,7 +1142,7 @@ kry_status kry_topk_solve(const kry_operator *op, size_t k, const kry_topk_param
     e.m = m;
     e.which = p.which;
     e.tol = p.tol > 0.0 ? p.tol : 1e-8;
-    e.keep = p.keep_frac > 0.0 ? p.keep_frac : 0.5;
+    e.keep = p.keep_frac > 0.0 ? p.keep_frac : 0.3;
     e.btol = p.breakdown_tol > 0.0 ? p.breakdown_tol : sqrt((double)nglob) * DBL_EPSILON;
     e.vtol = p.verify_tol > 0.0 ? p.verify_tol : 3e-3;
     e.sel_tau = p.reorth_tol > 0.0 ? p.reorth_tol : 1e-14;
