@@ -83,7 +83,6 @@ struct kry_topk_ws {
     double *D;                 /* n x lcap */
     double *dval, *dres;       /* lcap */
     unsigned char *dtype;      /* lcap: D_LOCKED or D_SOFT */
-    double *M;                 /* n x vcols: the main sequence's basis during a check */
     double *H;                 /* hld x hld (hld = vcols), lower triangle used */
     double *A;                 /* mcap x mcap, dsyevr input */
     double *S;                 /* mcap x mcap, eigenvectors (ld = current size) */
@@ -92,7 +91,7 @@ struct kry_topk_ws {
     double *Bs;                /* bcap x mcap: pending couplings times S */
     double *coef, *coef2;      /* lcap + vcols + 1 */
     double *known;             /* vcols: known couplings of the column being expanded */
-    double *save;              /* mcap + bcap mcap: the main state during a check */
+
     double *rot;               /* ROWBLK x vcols */
     double *work;              /* 26 mcap */
     lapack_int *iwork;         /* 10 mcap */
@@ -117,18 +116,17 @@ static size_t ws_layout(size_t n, size_t kcap, size_t mcap, size_t *bcap, size_t
     if (n == 0 || kcap == 0 || mcap == 0 || kcap > SIZE_MAX / 16 || mcap > SIZE_MAX / 64)
         return 0;
     size_t bc = kcap + 1, vc = mcap + bc;
-    /* locked (2k), soft columns (at most mcap), and room for the candidates moved back
-       into the main sequence (bc). */
-    size_t lc = 2 * kcap + mcap + bc;
+    /* locked (2k) and soft columns (at most mcap) */
+    size_t lc = 2 * kcap + mcap;
     if (bcap)
         *bcap = bc;
     if (lcap)
         *lcap = lc;
     size_t t, dbl, m2, h2, lm;
-    if (!mul_ok(n, 2 * vc + lc, &dbl) || !mul_ok(mcap, mcap, &m2) || !mul_ok(vc, vc, &h2) ||
+    if (!mul_ok(n, vc + lc, &dbl) || !mul_ok(mcap, mcap, &m2) || !mul_ok(vc, vc, &h2) ||
         !mul_ok(lc, 2, &lm) || !mul_ok(bc, mcap, &t))
         return 0;
-    size_t small = h2 + 3 * m2 + 4 * mcap + t + lm + 2 * (lc + vc + 1) + vc + (mcap + t) +
+    size_t small = h2 + 3 * m2 + 4 * mcap + t + lm + 2 * (lc + vc + 1) + vc +
                    (size_t)ROWBLK * vc + 26 * mcap + 3 * lc + (lc + mcap) + 2 * kcap;
     if (small < h2 || dbl > SIZE_MAX / 8 - small)
         return 0;
@@ -149,7 +147,6 @@ void kry_topk_ws_free(kry_topk_ws *ws)
         return;
     free(ws->V);
     free(ws->D);
-    free(ws->M);
     free(ws->dval);
     free(ws->dres);
     free(ws->dtype);
@@ -165,7 +162,6 @@ void kry_topk_ws_free(kry_topk_ws *ws)
     free(ws->coef);
     free(ws->coef2);
     free(ws->known);
-    free(ws->save);
     free(ws->rot);
     free(ws->work);
     free(ws->iwork);
@@ -199,7 +195,6 @@ kry_topk_ws *kry_topk_ws_alloc(size_t n, size_t kmax, size_t mmax)
     ws->hld = vc;
     ws->V = malloc(n * vc * d);
     ws->D = malloc(n * lcap * d);
-    ws->M = malloc(n * vc * d);
     ws->dval = malloc(lcap * d);
     ws->dres = malloc(lcap * d);
     ws->dtype = malloc(lcap);
@@ -215,7 +210,6 @@ kry_topk_ws *kry_topk_ws_alloc(size_t n, size_t kmax, size_t mmax)
     ws->coef = malloc((lcap + vc + 1) * d);
     ws->coef2 = malloc((lcap + vc + 1) * d);
     ws->known = malloc(vc * d);
-    ws->save = malloc((mcap + bcap * mcap) * d);
     ws->rot = malloc((size_t)ROWBLK * vc * d);
     ws->work = malloc(26 * mcap * d);
     ws->iwork = malloc(10 * mcap * sizeof(lapack_int));
@@ -228,9 +222,9 @@ kry_topk_ws *kry_topk_ws_alloc(size_t n, size_t kmax, size_t mmax)
     ws->uwant = malloc(u);
     ws->pval = malloc(kmax * d);
     ws->pbnd = malloc(kmax * d);
-    if (!ws->V || !ws->D || !ws->M || !ws->dval || !ws->dres || !ws->dtype || !ws->H || !ws->A ||
+    if (!ws->V || !ws->D || !ws->dval || !ws->dres || !ws->dtype || !ws->H || !ws->A ||
         !ws->S || !ws->Ssel || !ws->theta || !ws->rb || !ws->ra || !ws->btmp || !ws->Bs ||
-        !ws->coef || !ws->coef2 || !ws->known || !ws->save ||
+        !ws->coef || !ws->coef2 || !ws->known ||
         !ws->rot || !ws->work || !ws->iwork || !ws->isuppz || !ws->uval || !ws->uidx ||
         !ws->uord || !ws->ord || !ws->usrc || !ws->uwant || !ws->pval || !ws->pbnd) {
         kry_topk_ws_free(ws);
@@ -343,9 +337,6 @@ typedef struct eng {
     size_t nwant;     /* wanted entries in the union (min(k, nu)) */
     size_t nwa, nwa_conv; /* active wanted, converged among them */
 
-    /* The main sequence's state while a check phase runs (to resume it): its basis in
-       ws->M, its H (diagonal and pending rows) in ws->save. */
-    size_t save_cur, save_t;
 } eng;
 
 #define HH(e, r, c) ((e)->ws->H[(r) + (c) * (e)->ws->hld])
@@ -935,41 +926,24 @@ static void drop_soft(eng *e)
     e->nd = t;
 }
 
-/* Stores the main sequence's final state (basis V[:, 0:t] in ws->M, H's diagonal and
-   pending rows in ws->save) after its keep-all restart, when H[0:cur, 0:cur] is
-   diagonal: the Ritz vectors and their residual bounds, from which start_check takes
-   the soft deflation vectors. */
-static void store_main(eng *e)
-{
-    kry_topk_ws *ws = e->ws;
-    const size_t c = e->cur, pb = e->t - e->cur;
-    memcpy(ws->M, ws->V, e->t * e->n * sizeof(double));
-    e->save_cur = c;
-    e->save_t = e->t;
-    for (size_t j = 0; j < c; ++j) {
-        ws->save[j] = HH(e, j, j);
-        for (size_t p = 0; p < pb; ++p)
-            ws->save[c + p + j * pb] = HH(e, c + p, j);
-    }
-}
-
-/* Starts a check sequence: the resolved Ritz vectors of the stored main state (see
-   RESOLVED) become soft columns of D, then a fresh random vector orthogonal to D. */
+/* Starts a check sequence right after a main phase's keep-all restart (H[0:cur, 0:cur]
+   diagonal, the pending rows hold the residual couplings): the resolved Ritz vectors of
+   the main basis (see RESOLVED) become soft columns of D, then a fresh random vector
+   orthogonal to D starts the check sequence in V. */
 static kry_status start_check(eng *e)
 {
     kry_topk_ws *ws = e->ws;
-    const size_t c = e->save_cur, pb = e->save_t - e->save_cur;
+    const size_t c = e->cur, t = e->t;
     drop_soft(e);
     e->analysed = 0;
     build_union(e, 0);
     for (size_t j = 0; j < c && e->nd < ws->lcap; ++j) {
         double r2 = 0.0;
-        for (size_t p = 0; p < pb; ++p)
-            r2 += ws->save[c + p + j * pb] * ws->save[c + p + j * pb];
-        double g = gap_to_wanted(e, ws->save[j]);
-        if (!(sqrt(r2) <= RESOLVED * g))
+        for (size_t p = c; p < t; ++p)
+            r2 += HH(e, p, j) * HH(e, p, j);
+        if (!(sqrt(r2) <= RESOLVED * gap_to_wanted(e, HH(e, j, j))))
             continue;
-        memcpy(ws->D + e->nd * e->n, ws->M + j * e->n, e->n * sizeof(double));
+        memcpy(ws->D + e->nd * e->n, ws->V + j * e->n, e->n * sizeof(double));
         ws->dtype[e->nd] = D_SOFT;
         ws->dval[e->nd] = ws->dres[e->nd] = 0.0;
         e->nd++;
@@ -1166,7 +1140,6 @@ kry_status kry_topk_solve(const kry_operator *op, size_t k, const kry_topk_param
        follows. A round that finds nothing ends the solve. */
     size_t stalls = 0;
     while (outcome == PH_DONE && p.verify && !e.ever_exhausted && e.nd < nglob) {
-        store_main(&e);
         e.phase = 1;
         e.vmode = 1;
         e.vrounds++;
