@@ -3,6 +3,7 @@
    matrices), LAPACK dsyevr on dense matrices, residuals recomputed here with naive loops. */
 #include <float.h>
 #include <limits.h>
+#include <pthread.h>
 #include <string.h>
 
 #include "kry/problems.h"
@@ -531,6 +532,128 @@ START_TEST(test_orth_module)
 }
 END_TEST
 
+/* Two "ranks" as threads, each holding half of a diagonal operator; the reduction hook
+   sums their partial values through a barrier (the same order on both). Both ranks must
+   return identical eigenvalues, equal to the serial ones to rounding, and their local
+   blocks of the eigenvectors must match the serial vectors (up to sign). */
+typedef struct team {
+    pthread_barrier_t bar;
+    double part[2][512];
+    int overflow;
+} team;
+
+typedef struct rank_ctx {
+    team *t;
+    int rank;
+    size_t n_local;
+    const double *d_local;
+    kry_space space;
+    double theta[6], vecs[6 * 100];
+    kry_topk_result res;
+    kry_status st;
+} rank_ctx;
+
+static int team_allreduce(void *ctx, double *buf, size_t count)
+{
+    rank_ctx *r = ctx;
+    if (count > 512) {
+        r->t->overflow = 1;
+        return 1;
+    }
+    memcpy(r->t->part[r->rank], buf, count * sizeof *buf);
+    pthread_barrier_wait(&r->t->bar);
+    for (size_t i = 0; i < count; ++i)
+        buf[i] = r->t->part[0][i] + r->t->part[1][i];
+    pthread_barrier_wait(&r->t->bar);
+    return 0;
+}
+
+static int rank_matvec(void *ctx, const double *restrict x, double *restrict y)
+{
+    rank_ctx *r = ctx;
+    for (size_t i = 0; i < r->n_local; ++i)
+        y[i] = r->d_local[i] * x[i];
+    return 0;
+}
+
+static void *rank_main(void *arg)
+{
+    rank_ctx *r = arg;
+    kry_operator op;
+    memset(&op, 0, sizeof op);
+    op.n = r->n_local;
+    op.matvec = rank_matvec;
+    op.ctx = r;
+    op.space = &r->space;
+    kry_topk_ws *ws = kry_topk_ws_alloc(r->n_local, 6, 0);
+    r->st = ws ? kry_topk_solve(&op, 6, NULL, NULL, 0, 0, ws, r->theta, r->vecs, r->n_local,
+                                NULL, NULL, &r->res)
+               : KRY_ENOMEM;
+    kry_topk_ws_free(ws);
+    return NULL;
+}
+
+START_TEST(test_two_ranks)
+{
+    /* 200 values in [0.5, 6.25] plus a double eigenvalue 7.125 at the top, so that the
+       run also goes through the multiplicity check. */
+    const size_t n = 200, half = 100;
+    double d[200], ev[200];
+    for (size_t i = 0; i < n; ++i)
+        d[(i * 7) % n] = 0.5 + 5.75 * (double)i / (double)(n - 1);
+    d[13] = d[150] = 7.125;
+    memcpy(ev, d, sizeof d);
+    qsort(ev, n, sizeof(double), test_cmp_double);
+    test_diag td = diag_make(n, d);
+    kry_operator op = test_diag_op(&td);
+    run ser = run_solve(&op, 6, NULL, NULL, 0);
+    check_run(&ser, &op, KRY_WHICH_LA, ev, 1e-12 * 7.125, 1e-8);
+
+    team t;
+    memset(&t, 0, sizeof t);
+    rank_ctx rk[2];
+    pthread_t th[2];
+    pthread_barrier_init(&t.bar, NULL, 2);
+    for (int r = 0; r < 2; ++r) {
+        memset(&rk[r], 0, sizeof rk[r]);
+        rk[r].t = &t;
+        rk[r].rank = r;
+        rk[r].n_local = half;
+        rk[r].d_local = d + (size_t)r * half;
+        rk[r].space.allreduce = team_allreduce;
+        rk[r].space.ctx = &rk[r];
+        rk[r].space.offset = (uint64_t)r * half;
+        rk[r].space.n_global = n;
+        ck_assert_int_eq(pthread_create(&th[r], NULL, rank_main, &rk[r]), 0);
+    }
+    for (int r = 0; r < 2; ++r)
+        pthread_join(th[r], NULL);
+    pthread_barrier_destroy(&t.bar);
+    ck_assert_int_eq(t.overflow, 0);
+    for (int r = 0; r < 2; ++r) {
+        ck_assert_int_eq(rk[r].st, KRY_OK);
+        ck_assert_uint_eq(rk[r].res.nconv, 6);
+        ck_assert_uint_ge(rk[r].res.verify_rounds, 1);
+        for (size_t i = 0; i < 6; ++i) {
+            ck_assert_double_eq(rk[r].theta[i], rk[0].theta[i]); /* ranks agree exactly */
+            ck_assert_double_le(fabs(rk[r].theta[i] - ser.theta[i]), 1e-12 * 7.125);
+        }
+        /* Simple eigenvalues (i >= 2): local blocks match the serial vectors up to sign. */
+        for (size_t i = 2; i < 6; ++i) {
+            const double *a = rk[r].vecs + i * half, *b = ser.vecs + i * n + (size_t)r * half;
+            double sgn = 0.0;
+            for (size_t l = 0; l < half && sgn == 0.0; ++l)
+                if (fabs(b[l]) > 0.1)
+                    sgn = a[l] * b[l] > 0.0 ? 1.0 : -1.0;
+            for (size_t l = 0; l < half; ++l)
+                ck_assert_double_le(fabs(a[l] - sgn * b[l]), 1e-7);
+        }
+    }
+    run_free(&ser);
+    free(td.d);
+}
+END_TEST
+
 /* ---- multiplicity ---- */
 
 START_TEST(test_diag_triple_top)
@@ -903,6 +1026,7 @@ Suite *topk_suite(void)
     tcase_add_test(core, test_budget_partial);
     tcase_add_test(core, test_solution_checks);
     tcase_add_test(core, test_orth_module);
+    tcase_add_test(core, test_two_ranks);
     tcase_add_test(mult, test_diag_triple_top);
     tcase_add_test(mult, test_diag_mixed_multiplicities);
     tcase_add_test(mult, test_square_grid_pairs);
