@@ -6,22 +6,23 @@
    - the basis V (ws->V): columns [0, cur) are "expanded" (their product with A is
      known through H), columns [cur, t) are "pending" (not yet multiplied by A), so that
          A V[:, 0:cur] = V[:, 0:t] H[0:t, 0:cur]
-     with H symmetric on [0, cur) and H[cur:t, 0:cur] the coupling of the pending block.
-     A cold start has one pending vector (plain thick-restart Lanczos); a warm start
-     from w vectors has w (block Lanczos after a Rayleigh-Ritz step on their span);
-     missed copies found by the multiplicity check are added as extra pending vectors.
+     with H symmetric on [0, cur) and H[cur:t, 0:cur] the coupling of the pending block
+     (stored in the lower triangle of ws->H). A cold start has one pending vector (plain
+     thick-restart Lanczos); a warm start from w vectors has w (block Lanczos after a
+     Rayleigh-Ritz step on their span).
    - the deflation block D (ws->D): locked eigenvectors and, during a multiplicity
-     check, "soft" vectors (the main sequence's basis) the check sequence is kept
-     orthogonal to.
+     check, "soft" vectors (resolved Ritz vectors of the main basis) the check sequence
+     is kept orthogonal to.
    A phase expands V one matvec at a time (expand_one), checks the Ritz pairs
-   (analyse), restarts (restart: lock + keep + rotate), until its goal is met:
-   - main phase: all wanted pairs converged (run_phase with vmode = 0);
+   (analyse, build_union), restarts (do_restart/restart: lock + keep + rotate), until
+   its goal is met (run_phase):
+   - main phase (vmode = 0): all wanted pairs converged;
    - check phase (vmode = 1): a sequence from a fresh random vector on the space
-     orthogonal to D, with the coupling C = D^T A V tracked so that residuals are those
-     of A; converged pairs that beat the wanted set are locked (missed copies); a Ritz
-     value certainly beyond the wanted set sends the solve back to the main sequence
-     with that Ritz vector added to its pending block; the phase ends once its extreme
-     Ritz value has settled below the wanted set.
+     orthogonal to D (start_check). A Ritz value certainly beyond the wanted set
+     (PH_FALLBACK) proves a missed eigenvalue: a new main phase starts from that Ritz
+     vector (restart_main), then another check. The check ends once its extreme Ritz
+     value(s) have settled below the wanted set.
+   Memory is allocated only in kry_topk_ws_alloc; a solve never allocates.
 
    References: Wu & Simon 2000 (SIAM J. Matrix Anal. Appl. 22, thick-restart Lanczos);
    Stewart 2001 (SIAM J. Matrix Anal. Appl. 23, the Krylov-Schur algorithm); Zhou & Saad
@@ -87,7 +88,7 @@ struct kry_topk_ws {
     double *A;                 /* mcap x mcap, dsyevr input */
     double *S;                 /* mcap x mcap, eigenvectors (ld = current size) */
     double *Ssel;              /* mcap x mcap, selected eigenvectors */
-    double *theta, *rb, *ra, *btmp; /* mcap */
+    double *theta, *rb, *btmp; /* mcap */
     double *Bs;                /* bcap x mcap: pending couplings times S */
     double *coef, *coef2;      /* lcap + vcols + 1 */
     double *known;             /* vcols: known couplings of the column being expanded */
@@ -122,12 +123,14 @@ static size_t ws_layout(size_t n, size_t kcap, size_t mcap, size_t *bcap, size_t
         *bcap = bc;
     if (lcap)
         *lcap = lc;
-    size_t t, dbl, m2, h2, lm;
+    size_t t, dbl, m2, h2;
     if (!mul_ok(n, vc + lc, &dbl) || !mul_ok(mcap, mcap, &m2) || !mul_ok(vc, vc, &h2) ||
-        !mul_ok(lc, 2, &lm) || !mul_ok(bc, mcap, &t))
+        !mul_ok(bc, mcap, &t))
         return 0;
-    size_t small = h2 + 3 * m2 + 4 * mcap + t + lm + 2 * (lc + vc + 1) + vc +
-                   (size_t)ROWBLK * vc + 26 * mcap + 3 * lc + (lc + mcap) + 2 * kcap;
+    /* H, A/S/Ssel, theta/rb/btmp, Bs, coef/coef2, known, rot, LAPACK work, dval/dres,
+       uval, pval/pbnd: exactly what kry_topk_ws_alloc allocates. */
+    size_t small = h2 + 3 * m2 + 3 * mcap + t + 2 * (lc + vc + 1) + vc + (size_t)ROWBLK * vc +
+                   26 * mcap + 2 * lc + (lc + mcap) + 2 * kcap;
     if (small < h2 || dbl > SIZE_MAX / 8 - small)
         return 0;
     dbl += small;
@@ -156,7 +159,6 @@ void kry_topk_ws_free(kry_topk_ws *ws)
     free(ws->Ssel);
     free(ws->theta);
     free(ws->rb);
-    free(ws->ra);
     free(ws->btmp);
     free(ws->Bs);
     free(ws->coef);
@@ -204,7 +206,6 @@ kry_topk_ws *kry_topk_ws_alloc(size_t n, size_t kmax, size_t mmax)
     ws->Ssel = malloc(mcap * mcap * d);
     ws->theta = malloc(mcap * d);
     ws->rb = malloc(mcap * d);
-    ws->ra = malloc(mcap * d);
     ws->btmp = malloc(mcap * d);
     ws->Bs = malloc(bcap * mcap * d);
     ws->coef = malloc((lcap + vc + 1) * d);
@@ -223,7 +224,7 @@ kry_topk_ws *kry_topk_ws_alloc(size_t n, size_t kmax, size_t mmax)
     ws->pval = malloc(kmax * d);
     ws->pbnd = malloc(kmax * d);
     if (!ws->V || !ws->D || !ws->dval || !ws->dres || !ws->dtype || !ws->H || !ws->A ||
-        !ws->S || !ws->Ssel || !ws->theta || !ws->rb || !ws->ra || !ws->btmp || !ws->Bs ||
+        !ws->S || !ws->Ssel || !ws->theta || !ws->rb || !ws->btmp || !ws->Bs ||
         !ws->coef || !ws->coef2 || !ws->known ||
         !ws->rot || !ws->work || !ws->iwork || !ws->isuppz || !ws->uval || !ws->uidx ||
         !ws->uord || !ws->ord || !ws->usrc || !ws->uwant || !ws->pval || !ws->pbnd) {
@@ -488,8 +489,8 @@ static kry_status expand_one(eng *e)
 
 /* Ritz pairs of H[0:cur, 0:cur]: theta ascending, S (ld cur), bounds rb = |B s_i| with
    B = H[cur:t, 0:cur] (the pending couplings; Bs = B S is kept for restarts). In a
-   check phase these are residuals of the compression of A, not of A. ra = rb (kept
-   apart for clarity of the callers). Updates the |A| estimate. */
+   check phase these are residuals of the compression of A, not of A. Updates the |A|
+   estimate. */
 static kry_status analyse(eng *e)
 {
     kry_topk_ws *ws = e->ws;
@@ -510,7 +511,7 @@ static kry_status analyse(eng *e)
         double s2 = 0.0;
         for (size_t l = 0; l < pb; ++l)
             s2 += ws->Bs[l + i * pb] * ws->Bs[l + i * pb];
-        ws->rb[i] = ws->ra[i] = sqrt(s2);
+        ws->rb[i] = sqrt(s2);
     }
     e->anorm = fmax(e->anorm, fmax(fabs(ws->theta[0]), fabs(ws->theta[c - 1])));
     e->analysed = 1;
@@ -544,7 +545,7 @@ static void build_union(eng *e, int with_active)
         if (ws->uwant[i] && ws->usrc[i] == 1) {
             e->nwa++;
             size_t r = ws->uidx[i];
-            if (is_conv(e, ws->theta[r], ws->ra[r]))
+            if (is_conv(e, ws->theta[r], ws->rb[r]))
                 e->nwa_conv++;
         }
 }
@@ -648,7 +649,7 @@ static void restart(eng *e, const size_t *lock, size_t nl, const size_t *keep, s
         }
         memcpy(ws->D + col * n, ws->V + (nk + i) * n, n * sizeof(double));
         ws->dval[col] = ws->theta[r];
-        ws->dres[col] = ws->ra[r];
+        ws->dres[col] = ws->rb[r];
         ws->dtype[col] = D_LOCKED;
         e->nlock++;
     }
@@ -683,8 +684,8 @@ static size_t progress_values(eng *e, size_t *nconv)
             (*nconv)++;
         } else {
             ws->pval[t] = ws->theta[r];
-            ws->pbnd[t] = ws->ra[r];
-            *nconv += is_conv(e, ws->theta[r], ws->ra[r]);
+            ws->pbnd[t] = ws->rb[r];
+            *nconv += is_conv(e, ws->theta[r], ws->rb[r]);
         }
     }
     return e->nwant;
@@ -739,7 +740,7 @@ static void do_restart(eng *e, int keep_all, int lock_all_wanted)
     for (size_t u = 0; u < e->nu; ++u)
         if (ws->uwant[u] && ws->usrc[u] == 1) {
             size_t r = ws->uidx[u];
-            if (lock_all_wanted || is_conv(e, ws->theta[r], ws->ra[r])) {
+            if (lock_all_wanted || is_conv(e, ws->theta[r], ws->rb[r])) {
                 mark[r] = 2.0;
             } else {
                 mark[r] = 1.0;
@@ -1011,7 +1012,7 @@ static size_t assemble(eng *e, double *theta, double *vecs, size_t ldv, double *
                 memcpy(vecs + t * ldv, ws->D + r * e->n, e->n * sizeof(double));
         } else {
             th = ws->theta[r];
-            bd = ws->ra[r];
+            bd = ws->rb[r];
             cv = is_conv(e, th, bd);
             if (vecs)
                 cblas_dgemv(CblasColMajor, CblasNoTrans, (int)e->n, (int)e->cur, 1.0, ws->V,
