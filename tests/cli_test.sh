@@ -86,12 +86,60 @@ expect_exit 1 "budget too small exits 1" -- \
 grep -q '"eigenvalues"' "$tmp/out" && ok "results printed when not converged" ||
     not_ok "results printed when not converged"
 
+# 4b. Thick restart (the default) vs --restart none, --basis, progress lines, and every
+#     copy of the paired eigenvalues of a square grid (reference: awk + sort).
+json_values() { tr -d '\n ' <"$1" | sed 's/.*"eigenvalues":\[\([^]]*\)\].*/\1/' | tr ',' '\n'; }
+grid_top() { # grid_top M K ORDER: the K largest (ORDER -g -r) or smallest (-g) of the M x M grid
+    awk -v m="$1" 'BEGIN { pi = atan2(0, -1);
+        for (i = 1; i <= m; i++) for (j = 1; j <= m; j++)
+            printf "%.17g\n", 4 - 2 * cos(i * pi / (m + 1)) - 2 * cos(j * pi / (m + 1)) }' |
+        sort $3 | head -n "$2"
+}
+max_diff() { paste "$1" "$2" | awk 'BEGIN { w = 0 } { d = $1 - $2; if (d < 0) d = -d; if (d > w) w = d; n++ }
+    END { if (n == 0) print "none"; else printf "%.3e\n", w }'; }
+for which in LA SA; do
+    order=-g; [ "$which" = LA ] && order="-g -r"
+    if expect_exit 0 "thick restart laplace2d:14x14 -k 8 $which exits 0" -- \
+        eigs --problem laplace2d:14x14 -k 8 --which "$which" --format json --quiet; then
+        json_values "$tmp/out" >"$tmp/got"
+        grid_top 14 8 "$order" >"$tmp/want"
+        d=$(max_diff "$tmp/got" "$tmp/want")
+        if [ "$(grep -c . "$tmp/got")" -eq 8 ] && awk -v d="$d" 'BEGIN { exit !(d + 0 <= 1e-10 && d != "none") }'; then
+            ok "square grid $which: every paired eigenvalue returned (max err $d)"
+        else
+            not_ok "square grid $which: every paired eigenvalue returned" "max err $d; got $(tr '\n' ' ' <"$tmp/got")"
+        fi
+    fi
+done
+if expect_exit 0 "--restart none --reorth selective exits 0" -- \
+    eigs --problem laplace1d:200 -k 4 --restart none --reorth selective --format json --quiet; then
+    err=$(laplace1d_err "$tmp/out" 200 4)
+    awk -v e="$err" 'BEGIN { exit !(e + 0 <= 1e-9 && e != "") }' &&
+        ok "--restart none matches the analytic spectrum ($err)" ||
+        not_ok "--restart none matches the analytic spectrum" "max err $err"
+fi
+if expect_exit 0 "--basis 9 (many restarts) exits 0" -- \
+    eigs --problem laplace1d:120 -k 4 --basis 9 --format json --quiet; then
+    err=$(laplace1d_err "$tmp/out" 120 4)
+    awk -v e="$err" 'BEGIN { exit !(e + 0 <= 1e-9 && e != "") }' &&
+        ok "--basis 9 matches the analytic spectrum ($err)" ||
+        not_ok "--basis 9 matches the analytic spectrum" "max err $err"
+fi
+if expect_exit 0 "progress lines without --quiet" -- eigs --problem laplace1d:100 -k 3 --basis 8; then
+    grep -q "kry eigs: restart [0-9]*, [0-9]* matvecs" "$tmp/err" &&
+        ok "progress lines go to stderr" || not_ok "progress lines go to stderr" "$(head -3 "$tmp/err")"
+fi
+
 # 5. Usage errors: exit 2 and one line.
 expect_exit 2 "-k 0 is a usage error" -- eigs --problem laplace1d:10 -k 0
 expect_exit 2 "k > n is a usage error" -- eigs --problem laplace1d:10 -k 11
 expect_exit 2 "unknown option" -- eigs --problem laplace1d:10 --frobnicate
 expect_exit 2 "bad --which" -- eigs --problem laplace1d:10 --which XX
 expect_exit 2 "bad --reorth" -- eigs --problem laplace1d:10 --reorth sometimes
+expect_exit 2 "bad --restart" -- eigs --problem laplace1d:10 --restart often
+expect_exit 2 "--basis 0" -- eigs --problem laplace1d:10 --basis 0
+expect_exit 2 "--basis below k + 2" -- eigs --problem laplace1d:50 -k 4 --basis 5
+expect_exit 2 "--basis with --restart none" -- eigs --problem laplace1d:50 --basis 20 --restart none
 expect_exit 2 "bad --tol" -- eigs --problem laplace1d:10 --tol abc
 expect_exit 2 "no matrix given" -- eigs -k 2
 expect_exit 2 "bad problem spec" -- eigs --problem laplace3d:4

@@ -1,5 +1,6 @@
 /* eigs.c — `kry eigs`: extreme eigenpairs of a symmetric matrix from a Matrix Market
-   file or a built-in problem, by Lanczos (default), power iteration or deflation. */
+   file or a built-in problem, by thick-restart Lanczos (default, kry/topk.h),
+   unrestarted Lanczos (--restart none), power iteration or deflation. */
 #include <getopt.h>
 #include <math.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "cli.h"
 #include "kry/kry.h"
+#include "kry/topk.h"
 
 static const char eigs_usage[] =
     "usage: kry eigs (--mtx FILE | --problem SPEC) [options]\n"
@@ -23,10 +25,17 @@ static const char eigs_usage[] =
     "  --which W             LA largest algebraic (default), SA smallest algebraic,\n"
     "                        LM largest magnitude, BE both ends (lanczos only)\n"
     "  --method M            lanczos (default), power (k = 1), deflation\n"
-    "  --reorth R            none, full (default), selective, partial, dgks (lanczos)\n"
+    "  --restart R           lanczos: thick (default; thick-restart Lanczos with locking\n"
+    "                        and a check for missed copies of repeated eigenvalues) or\n"
+    "                        none (one unrestarted Lanczos run, basis = budget)\n"
+    "  --basis N             thick: largest basis (default max(2k + 20, 40), at least\n"
+    "                        k + 2 unless it holds the whole space)\n"
+    "  --reorth R            --restart none: none, full (default), selective, partial,\n"
+    "                        dgks (thick restart always reorthogonalises in full)\n"
     "  --tol T               relative residual tolerance (default 1e-8)\n"
-    "  --max-matvecs M       matvec budget (default: lanczos min(n, 3000);\n"
-    "                        power and deflation 10000, split evenly over the k pairs)\n"
+    "  --max-matvecs M       matvec budget (default: thick max(100 basis, 2n);\n"
+    "                        --restart none min(n, 3000); power and deflation 10000,\n"
+    "                        split evenly over the k pairs)\n"
     "  --seed S              seed of the random start vector (default 1)\n"
     "  --format F            table (default), tsv or json\n"
     "  --vectors FILE        write the eigenvectors (n x k Matrix Market array)\n"
@@ -39,13 +48,15 @@ static const char eigs_usage[] =
     "2 usage error, 3 bad input data, 4 internal or numerical failure.\n";
 
 enum method { METHOD_LANCZOS, METHOD_POWER, METHOD_DEFLATION };
+enum restart { RESTART_THICK, RESTART_NONE };
 enum format { FORMAT_TABLE, FORMAT_TSV, FORMAT_JSON };
 
 typedef struct eigs_opts {
     const char *mtx, *problem, *vectors;
-    size_t k, max_matvecs;
+    size_t k, max_matvecs, basis;
     kry_which which;
     enum method method;
+    enum restart restart;
     kry_reorth reorth;
     double tol;
     uint64_t seed;
@@ -72,6 +83,7 @@ static int parse_opts(int argc, char **argv, eigs_opts *o)
         {"max-matvecs", required_argument, 0, 'x'}, {"seed", required_argument, 0, 's'},
         {"format", required_argument, 0, 'f'},      {"vectors", required_argument, 0, 'v'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {"restart", required_argument, 0, 'R'},     {"basis", required_argument, 0, 'b'},
         {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->k = 6;
@@ -108,6 +120,20 @@ static int parse_opts(int argc, char **argv, eigs_opts *o)
                 return cli_fail("eigs", KRY_EXIT_USAGE,
                                 "--method: '%s' is not one of lanczos, power, deflation",
                                 optarg);
+            break;
+        case 'R':
+            if (strcmp(optarg, "thick") == 0)
+                o->restart = RESTART_THICK;
+            else if (strcmp(optarg, "none") == 0)
+                o->restart = RESTART_NONE;
+            else
+                return cli_fail("eigs", KRY_EXIT_USAGE,
+                                "--restart: '%s' is not one of thick, none", optarg);
+            break;
+        case 'b':
+            if (cli_parse_size(optarg, &o->basis) != 0 || o->basis == 0)
+                return cli_fail("eigs", KRY_EXIT_USAGE,
+                                "--basis: '%s' is not a positive count", optarg);
             break;
         case 'r':
             if (kry_reorth_parse(optarg, &o->reorth) != KRY_OK)
@@ -165,6 +191,8 @@ static int parse_opts(int argc, char **argv, eigs_opts *o)
                         "--method power finds one eigenpair: use -k 1 or --method deflation");
     if (o->method != METHOD_LANCZOS && o->which == KRY_WHICH_BE)
         return cli_fail("eigs", KRY_EXIT_USAGE, "--which BE needs --method lanczos");
+    if (o->basis != 0 && (o->method != METHOD_LANCZOS || o->restart != RESTART_THICK))
+        return cli_fail("eigs", KRY_EXIT_USAGE, "--basis needs --method lanczos --restart thick");
     return 0;
 }
 
@@ -203,6 +231,61 @@ static void sort_output(eigs_out *out, kry_which which, size_t n)
                     out->vecs[(j - 1) * n + r] = t;
                 }
         }
+}
+
+/* Progress of the thick-restart driver on stderr: a line when the number of converged
+   pairs changes, when a multiplicity check starts, and every 100 restarts. */
+typedef struct progress_ctx {
+    size_t last_nconv, last_line;
+    int last_phase;
+} progress_ctx;
+
+static int progress_line(void *ctx, const kry_topk_progress *p)
+{
+    progress_ctx *c = ctx;
+    if (p->nconv == c->last_nconv && p->phase == c->last_phase &&
+        p->restarts < c->last_line + 100)
+        return 0;
+    c->last_nconv = p->nconv;
+    c->last_phase = p->phase;
+    c->last_line = p->restarts;
+    fprintf(stderr, "kry eigs: restart %zu, %zu matvecs, %zu of %zu converged%s", p->restarts,
+            p->matvecs, p->nconv, p->k, p->phase ? " (multiplicity check)" : "");
+    if (p->nvals > 0)
+        fprintf(stderr, ", worst %.3e", p->bound[p->nvals - 1]);
+    fputc('\n', stderr);
+    return 0;
+}
+
+static kry_status solve_thick(const kry_operator *op, const eigs_opts *o, eigs_out *out)
+{
+    kry_topk_params p = kry_topk_params_default();
+    p.which = o->which;
+    p.tol = o->tol;
+    p.basis = o->basis;
+    p.max_matvecs = o->max_matvecs;
+    p.seed = o->seed;
+    progress_ctx pc = {(size_t)-1, 0, 0};
+    if (!o->quiet) {
+        p.monitor = progress_line;
+        p.monitor_ctx = &pc;
+    }
+    kry_topk_ws *ws = kry_topk_ws_alloc(op->n, o->k, o->basis);
+    if (ws == NULL)
+        return KRY_ENOMEM;
+    kry_topk_result res;
+    kry_status st = kry_topk_solve(op, o->k, &p, NULL, 0, 0, ws, out->values, out->vecs, op->n,
+                                   out->resid, out->conv, &res);
+    out->matvecs = res.matvecs;
+    out->reason = res.reason;
+    if (st == KRY_OK && !o->quiet && (res.verify_rounds > 0 || res.copies_found > 0))
+        fprintf(stderr,
+                "kry eigs: multiplicity check: %zu round(s), %zu matvecs, %zu missed "
+                "cop%s found\n",
+                res.verify_rounds, res.verify_matvecs, res.copies_found,
+                res.copies_found == 1 ? "y" : "ies");
+    kry_topk_ws_free(ws);
+    return st;
 }
 
 static kry_status solve_lanczos(const kry_operator *op, const eigs_opts *o, eigs_out *out)
@@ -392,9 +475,19 @@ int cli_eigs(int argc, char **argv)
         rc = cli_fail("eigs", cli_exit_for_status(st, 1), "%s: %s", name, kry_strerror(st));
         goto done;
     }
-    if (o.max_matvecs == 0)
-        o.max_matvecs = o.method == METHOD_LANCZOS ? (n < 3000 ? n : 3000) : 10000;
-    if (o.method == METHOD_LANCZOS && o.max_matvecs > n)
+    const int thick = o.method == METHOD_LANCZOS && o.restart == RESTART_THICK;
+    const int unrestarted = o.method == METHOD_LANCZOS && o.restart == RESTART_NONE;
+    if (thick && o.basis != 0 && o.basis < n && o.basis < o.k + 2) {
+        rc = cli_fail("eigs", KRY_EXIT_USAGE,
+                      "--basis %zu is below its minimum k + 2 = %zu (or the dimension %zu)",
+                      o.basis, o.k + 2, n);
+        goto done;
+    }
+    if (thick && o.basis > n)
+        o.basis = n; /* the whole space */
+    if (o.max_matvecs == 0 && !thick)
+        o.max_matvecs = unrestarted ? (n < 3000 ? n : 3000) : 10000;
+    if (unrestarted && o.max_matvecs > n)
         o.max_matvecs = n; /* a Krylov space cannot outgrow the dimension */
 
     out.k = o.k;
@@ -406,19 +499,31 @@ int cli_eigs(int argc, char **argv)
         rc = cli_fail("eigs", KRY_EXIT_INTERNAL, "out of memory");
         goto done;
     }
-    if (!o.quiet)
+    if (!o.quiet) {
+        char how[96];
+        size_t basis = o.basis ? o.basis : (2 * o.k + 20 > 40 ? 2 * o.k + 20 : 40);
+        if (thick)
+            snprintf(how, sizeof how, "thick-restart lanczos, basis %zu", basis < n ? basis : n);
+        else if (unrestarted)
+            snprintf(how, sizeof how, "lanczos, no restart, reorth %s",
+                     kry_reorth_name(o.reorth));
+        else
+            snprintf(how, sizeof how, "%s", o.method == METHOD_POWER ? "power" : "deflation");
+        char budget[48];
+        if (o.max_matvecs)
+            snprintf(budget, sizeof budget, "%zu matvecs", o.max_matvecs);
+        else
+            snprintf(budget, sizeof budget, "default");
         fprintf(stderr,
-                "kry eigs: %s (n = %zu, nnz = %zu): %s%s%s, k = %zu, which %s, tol %g, "
-                "budget %zu matvecs\n",
-                name, n, a->nnz,
-                o.method == METHOD_LANCZOS ? "lanczos" :
-                o.method == METHOD_POWER   ? "power" : "deflation",
-                o.method == METHOD_LANCZOS ? ", reorth " : "",
-                o.method == METHOD_LANCZOS ? kry_reorth_name(o.reorth) : "", o.k,
-                kry_which_name(o.which), o.tol, o.max_matvecs);
+                "kry eigs: %s (n = %zu, nnz = %zu): %s, k = %zu, which %s, tol %g, "
+                "budget %s\n",
+                name, n, a->nnz, how, o.k, kry_which_name(o.which), o.tol, budget);
+    }
 
     double t0 = cli_now();
-    st = o.method == METHOD_LANCZOS ? solve_lanczos(&op, &o, &out) : solve_power(&op, &o, &out);
+    st = thick         ? solve_thick(&op, &o, &out)
+         : unrestarted ? solve_lanczos(&op, &o, &out)
+                       : solve_power(&op, &o, &out);
     out.seconds = cli_now() - t0;
     if (st != KRY_OK) {
         rc = cli_fail("eigs", KRY_EXIT_INTERNAL, "%s: solver failed: %s", name,
