@@ -334,6 +334,8 @@ typedef struct eng {
 
     /* Results of the last analyse/build_union (valid while `analysed`). */
     int analysed;
+    int near;         /* main phase: every wanted bound within 1e4 times its tolerance,
+                         so check after every step */
     size_t nu;        /* union size */
     size_t nwant;     /* wanted entries in the union (min(k, nu)) */
     size_t nwa, nwa_conv; /* active wanted, converged among them */
@@ -770,7 +772,7 @@ static size_t next_check(const eng *e, size_t from)
 {
     size_t mlim = mlimit(e), ci = e->ci;
     if (ci == 0)
-        ci = e->m / 10 > 1 ? e->m / 10 : 1;
+        ci = e->near ? 1 : e->m / 10 > 1 ? e->m / 10 : 1;
     size_t nc = from + ci;
     if (nc < e->k && e->nlock == 0)
         nc = e->k;
@@ -806,6 +808,25 @@ static double gap_to_wanted(const eng *e, double x)
     }
 }
 
+/* Whether the extreme Ritz value(s) at the wanted end(s) (both ends for LM and BE) have
+   settled outside the wanted set: residual bound at most min(distance to the wanted
+   set, verify_tol |A|) (see topk.h, "Multiplicity"). After analyse and build_union. */
+static int extremes_settled(const eng *e)
+{
+    const kry_topk_ws *ws = e->ws;
+    size_t ends[2] = {e->cur - 1, 0};
+    int use[2] = {e->which != KRY_WHICH_SA, e->which != KRY_WHICH_LA};
+    for (int s = 0; s < 2; ++s) {
+        if (!use[s])
+            continue;
+        size_t r = ends[s];
+        double g = fmax(gap_to_wanted(e, ws->theta[r]), e->tol * conv_scale(e, ws->theta[r]));
+        if (!(ws->rb[r] <= fmin(g, e->vtol * e->anorm)))
+            return 0;
+    }
+    return 1;
+}
+
 /* Runs a phase until its goal (see the file comment). */
 static kry_status run_phase(eng *e, int *outcome)
 {
@@ -837,7 +858,21 @@ static kry_status run_phase(eng *e, int *outcome)
         int full = e->cur >= mlim || e->exhausted;
 
         if (!e->vmode) {
-            if ((e->nu >= e->k && e->nwa_conv == e->nwa) || e->exhausted) {
+            /* Near the end, check after every step (a dense eigensolve of at most
+               basis x basis per step, against up to basis/10 extra matvecs). */
+            e->near = e->nu >= e->k;
+            for (size_t u = 0; u < e->nu && e->near; ++u)
+                if (ws->uwant[u] && ws->usrc[u] == 1) {
+                    size_t r = ws->uidx[u];
+                    e->near = ws->rb[r] <= 1e4 * e->tol * conv_scale(e, ws->theta[r]);
+                }
+            /* Done when every wanted Ritz value has converged. With none of them in the
+               basis (a main phase after a detected copy, everything wanted locked), the
+               basis must first have shown that it holds nothing better: its extreme
+               Ritz values settled, as in a check phase. */
+            int done = e->nu >= e->k && e->nwa_conv == e->nwa &&
+                       (e->nwa > 0 || extremes_settled(e));
+            if (done || e->exhausted) {
                 do_restart(e, 1, e->exhausted);
                 *outcome = PH_DONE;
                 return KRY_OK;
@@ -875,21 +910,7 @@ static kry_status run_phase(eng *e, int *outcome)
             return KRY_OK;
         }
         if (ncand == 0 || e->exhausted) {
-            /* Settled when the extreme Ritz value(s) at the wanted end(s) have a
-               residual bound below both their distance to the wanted set and
-               verify_tol |A| (see topk.h). */
-            int settled = 1;
-            size_t ends[2] = {e->cur - 1, 0};
-            int use[2] = {e->which != KRY_WHICH_SA, e->which != KRY_WHICH_LA};
-            for (int s = 0; s < 2; ++s) {
-                if (!use[s])
-                    continue;
-                size_t r = ends[s];
-                double g = fmax(gap_to_wanted(e, ws->theta[r]),
-                                e->tol * conv_scale(e, ws->theta[r]));
-                if (!(ws->rb[r] <= fmin(g, e->vtol * e->anorm)))
-                    settled = 0;
-            }
+            int settled = extremes_settled(e);
             if (settled || e->exhausted) {
                 *outcome = PH_DONE;
                 return KRY_OK;
@@ -951,6 +972,7 @@ static kry_status start_check(eng *e)
     }
     e->cur = e->t = 0;
     e->exhausted = 0;
+    e->near = 0;
     return fresh_vector(e);
 }
 
@@ -971,6 +993,7 @@ static kry_status restart_main(eng *e)
     rotate(ws, n, c, ws->Ssel, 1);
     drop_soft(e);
     e->vmode = 0;
+    e->near = 0;
     e->cur = e->t = 0;
     int ok;
     KRY_TRY(orth_new_column(e, &ok));
