@@ -10,13 +10,15 @@
    symmetrised, all eigenvalues by LAPACKE_dsyevr.
 
    Methods (all with the exact R-operator HVP; each HVP is one product):
-     kry        the Lanczos eigensolver (full reorthogonalisation) with --which LA and the
-                residual test of MATH.md section 3 at the tolerance `kry hessian` uses by
-                default (1e-4: the eigenvalue error is then about 1e-8 |lambda|^2 / gap),
-                and a sweep of tolerances; also the oracle count: the fewest Lanczos steps
-                whose top-10 Ritz values are all within 1e-6 relative of the reference (not
-                a usable stopping rule: a lower bound for any driver built on this Krylov
-                space from this start vector).
+     kry        the thick-restart top-k driver (kry_topk_solve, default basis) with LA
+                and the residual test of MATH.md section 3, as `kry hessian` runs it by
+                default: tol 1e-4 (the eigenvalue error is then about 1e-8 |lambda|^2 /
+                gap), multiplicity check off; the same with the check on (`--verify`);
+                the unrestarted Lanczos eigensolver (kry_lanczos_eigs) at the same
+                tolerance; a sweep of tolerances of the driver; and the oracle count: the
+                fewest Lanczos steps whose top-10 Ritz values are all within 1e-6 relative
+                of the reference (not a usable stopping rule: a lower bound for any driver
+                built on this Krylov space from this start vector).
      pyhessian  power iteration + deflation as PyHessian's hessian.eigenvalues() does it:
                 for each eigenvalue a fresh normal start vector, at every iteration the
                 iterate is Gram-Schmidt-orthogonalised against the eigenvectors found so
@@ -37,9 +39,11 @@
    OpenBLAS threads: 1 (KRY_BENCH_THREADS overrides). Times are wall-clock seconds of one
    run, HVPs included (an HVP on 500 rows costs about a millisecond here).
 
-   Reproduce: ninja -C build && ./build/bench/bench_hessian   (or build it by hand:
-   cc -O2 -Iinclude -Isrc bench/bench_hessian.c build/libkry_static.a -lopenblas -llapacke
-   -lm -lpthread). Skips with a message (exit 0) when the digits data is absent.
+   Reproduce: ninja -C build && ./build/bench/bench_hessian   (once 'bench_hessian' is in
+   the list of bench/meson.build; until then by hand: cc -O2 -std=c11 -D_XOPEN_SOURCE=700
+   -Iinclude -Isrc bench/bench_hessian.c build/libkry_static.a -lopenblas -llapacke -lm
+   -lpthread -o bench_hessian). Skips with a message (exit 0) when the digits data is
+   absent.
    The last line of output is one JSON object with every figure. */
 #include <math.h>
 #include <stdio.h>
@@ -56,6 +60,7 @@
 #include "kry/mlp.h"
 #include "kry/ritz.h"
 #include "kry/rng.h"
+#include "kry/topk.h"
 
 void openblas_set_num_threads(int num_threads); /* OpenBLAS extension (cblas-openblas.h) */
 
@@ -181,8 +186,38 @@ static int power_deflation(problem *pb, int residual, const double *ref, const d
     return 0;
 }
 
-/* The Lanczos eigensolver at tolerance tol, LA. */
-static int kry_solve(problem *pb, double tol, const double *ref, result *out)
+/* The top-k driver (verify off or on) at tolerance tol, LA. */
+static int topk_solve(problem *pb, double tol, int verify, const double *ref, result *out)
+{
+    size_t P = pb->P;
+    kry_operator op;
+    if (kry_operator_callback(P, hvp_matvec, pb, &op) != KRY_OK)
+        return 1;
+    kry_topk_ws *ws = kry_topk_ws_alloc(P, K, 0);
+    if (!ws)
+        return 1;
+    kry_topk_params p = kry_topk_params_default();
+    p.tol = tol;
+    p.verify = verify;
+    p.seed = 1;
+    double theta[K];
+    kry_topk_result res;
+    pb->hvps = 0;
+    double t0 = now();
+    kry_status st = kry_topk_solve(&op, K, &p, NULL, 0, 0, ws, theta, NULL, 0, NULL, NULL, &res);
+    out->seconds = now() - t0;
+    kry_topk_ws_free(ws);
+    if (st != KRY_OK)
+        return 1;
+    out->hvps = res.matvecs;
+    out->nconv = res.nconv;
+    out->err = max_rel_err(theta, ref);
+    out->err_lm = NAN;
+    return 0;
+}
+
+/* The unrestarted Lanczos eigensolver at tolerance tol, LA. */
+static int lanczos_solve(problem *pb, double tol, const double *ref, result *out)
 {
     size_t P = pb->P, mmax = P < 400 ? P : 400;
     kry_operator op;
@@ -257,7 +292,7 @@ static const double sweep_tols[] = {1e-2, 1e-3, 1e-4, 1e-6, 1e-8, 1e-10};
 typedef struct point {
     const char *name;
     double lam[K], lam_lm[K], lam_min, loss;
-    result kry, pyh, res, sweep[NSWEEP];
+    result kry, kry_verify, lanczos, pyh, res, sweep[NSWEEP];
     size_t oracle;
     double t_dense;
 } point;
@@ -293,9 +328,12 @@ static int run_point(problem *pb, point *pt)
     free(w);
     free(isuppz);
     for (size_t i = 0; i < NSWEEP; ++i)
-        if (kry_solve(pb, sweep_tols[i], pt->lam, &pt->sweep[i]))
+        if (topk_solve(pb, sweep_tols[i], 0, pt->lam, &pt->sweep[i]))
             return 1;
-    if (kry_solve(pb, KRY_TOL, pt->lam, &pt->kry) || kry_oracle(pb, pt->lam, &pt->oracle) ||
+    if (topk_solve(pb, KRY_TOL, 0, pt->lam, &pt->kry) ||
+        topk_solve(pb, KRY_TOL, 1, pt->lam, &pt->kry_verify) ||
+        lanczos_solve(pb, KRY_TOL, pt->lam, &pt->lanczos) ||
+        kry_oracle(pb, pt->lam, &pt->oracle) ||
         power_deflation(pb, 0, pt->lam, pt->lam_lm, 11, &pt->pyh) ||
         power_deflation(pb, 1, pt->lam, pt->lam_lm, 11, &pt->res))
         return 1;
@@ -311,15 +349,20 @@ static void print_point(const point *pt)
            pt->lam_min, pt->t_dense);
     printf("  %-38s %6s %11s %11s %9s %6s\n", "method", "HVPs", "relerr(LA)", "relerr(LM)",
            "seconds", "conv");
-    printf("  %-38s %6zu %11.2e %11s %9.4f %3zu/%d\n", "kry lanczos, tol 1e-4 (CLI default)",
+    printf("  %-38s %6zu %11.2e %11s %9.4f %3zu/%d\n", "kry topk, tol 1e-4 (CLI default)",
            pt->kry.hvps, pt->kry.err, "-", pt->kry.seconds, pt->kry.nconv, K);
+    printf("  %-38s %6zu %11.2e %11s %9.4f %3zu/%d\n", "kry topk + multiplicity check",
+           pt->kry_verify.hvps, pt->kry_verify.err, "-", pt->kry_verify.seconds,
+           pt->kry_verify.nconv, K);
+    printf("  %-38s %6zu %11.2e %11s %9.4f %3zu/%d\n", "kry unrestarted lanczos, tol 1e-4",
+           pt->lanczos.hvps, pt->lanczos.err, "-", pt->lanczos.seconds, pt->lanczos.nconv, K);
     printf("  %-38s %6zu %11s %11s %9s %6s\n", "kry lanczos oracle: 1e-6 first reached",
            pt->oracle, "<= 1e-6", "-", "-", "-");
     printf("  %-38s %6zu %11.2e %11.2e %9.4f %3zu/%d\n", "pyhessian power (rel change 1e-3, 100)",
            pt->pyh.hvps, pt->pyh.err, pt->pyh.err_lm, pt->pyh.seconds, pt->pyh.nconv, K);
     printf("  %-38s %6zu %11.2e %11.2e %9.4f %3zu/%d\n", "power, residual stop 1e-4 (max 2000)",
            pt->res.hvps, pt->res.err, pt->res.err_lm, pt->res.seconds, pt->res.nconv, K);
-    printf("  kry lanczos tolerance sweep (tol: HVPs, relerr):");
+    printf("  kry topk tolerance sweep (tol: HVPs, relerr):");
     for (size_t i = 0; i < NSWEEP; ++i)
         printf("%s %.0e: %zu, %.1e", i ? ";" : "", sweep_tols[i], pt->sweep[i].hvps,
                pt->sweep[i].err);
@@ -407,6 +450,10 @@ int main(void)
         printf("%s{\"point\":\"%s\",\"loss\":%.6f,\"lambda_max\":%.6g,\"lambda_10\":%.6g,", i ? "," : "",
                i ? "trained" : "init", pt->loss, pt->lam[0], pt->lam[K - 1]);
         json_result("kry", &pt->kry);
+        printf(",");
+        json_result("kry_verify", &pt->kry_verify);
+        printf(",");
+        json_result("kry_lanczos_unrestarted", &pt->lanczos);
         printf(",\"kry_oracle_hvps\":%zu,\"kry_sweep\":[", pt->oracle);
         for (size_t j = 0; j < NSWEEP; ++j)
             printf("%s{\"tol\":%.0e,\"hvps\":%zu,\"max_rel_err\":%.3e}", j ? "," : "",

@@ -281,6 +281,19 @@ if expect_exit 0 "hessian --density exits 0" -- \
     grep -q '"density_hvps"' "$tmp/out" && ok "hessian JSON reports density_hvps" ||
         not_ok "hessian JSON reports density_hvps"
 fi
+# --check: true residuals (recomputed with one HVP per pair) pass the tolerance test the
+# driver applied (|r| <= tol |theta|, here with a factor 2 of slack); --verify changes
+# nothing on a spectrum without repeated eigenvalues but costs HVPs.
+if expect_exit 0 "hessian --check --verify exits 0" -- \
+    hessian $hopts --check --verify --tol 1e-6 --format json; then
+    paste <(json_array "$tmp/out" after eigenvalues) <(json_array "$tmp/out" after true_residuals) |
+        awk '{ a = $1 < 0 ? -$1 : $1; if (!($2 <= 2e-6 * a)) bad++; n++ } END { exit bad > 0 || n != 4 }' &&
+        ok "--check true residuals are within the tolerance" ||
+        not_ok "--check true residuals are within the tolerance" "$(grep true_residuals "$tmp/out")"
+    grep -q '"verify_hvps"' "$tmp/out" && grep -q '"orthogonality"' "$tmp/out" &&
+        ok "hessian JSON reports verify_hvps and orthogonality" ||
+        not_ok "hessian JSON reports verify_hvps and orthogonality"
+fi
 expect_exit 0 "hessian table output exits 0" -- hessian $hopts --trace --probes 10
 grep -q 'eigenvalue' "$tmp/out" && grep -q 'trace (Hutchinson)' "$tmp/out" &&
     ok "hessian table shows eigenvalues and the trace" ||

@@ -7,8 +7,11 @@
    pixels scaled by 1/16; or any CSV file whose last column is an integer class label.
    Model: kry/mlp.h (tanh or ReLU hidden layers, softmax cross-entropy, exact gradient by
    backpropagation and exact HVP by Pearlmutter's R-operator; or an FD-HVP of the exact
-   gradient, kry_operator_hvp_fd). Eigenvalues: the Lanczos eigensolver (kry/ritz.h) with
-   full reorthogonalisation and the residual test of MATH.md section 3. Trace: Hutchinson's
+   gradient, kry_operator_hvp_fd). Eigenvalues: the thick-restart Lanczos top-k driver
+   (kry/topk.h) with the residual test of MATH.md section 3; its multiplicity check is off
+   by default (--verify turns it on): on the digits demo it adds 12 HVPs to 26-38, and
+   exactly repeated eigenvalues are not expected at the top of a loss Hessian at generic
+   parameters. --check recomputes true residuals (one more HVP per pair). Trace: Hutchinson's
    estimator with Rademacher probes and its standard error (kry_trace_hutchinson).
    Spectral density: stochastic Lanczos quadrature (kry_slq_nodes, kry_density_eval),
    before and after training on one grid with one broadening.
@@ -26,6 +29,7 @@
 
 #include "cli.h"
 #include "kry/kry.h"
+#include "kry/topk.h"
 
 #define CMD "hessian"
 #define MAX_HIDDEN 16
@@ -61,7 +65,10 @@ static const char hessian_usage[] =
     "  --batch N             minibatch rows, sampled with replacement (default 64; 0: all)\n"
     "  --seed S              seed of the initialisation, minibatches, Lanczos start vector\n"
     "                        and trace/density probes (default 1)\n"
-    "Hessian:\n"
+    "Hessian:\n";
+
+/* Second half of the usage (ISO C caps string literals at 4095 characters). */
+static const char hessian_usage2[] =
     "  --hessian-rows N      the Hessian of the mean loss over the first N rows (default 500,\n"
     "                        or all rows when the file has fewer)\n"
     "  -k K                  number of eigenvalues (default 10)\n"
@@ -71,7 +78,12 @@ static const char hessian_usage[] =
     "                        exact gradient, 2 gradients per product)\n"
     "  --tol T               relative residual tolerance of the eigenpairs (default 1e-4;\n"
     "                        the eigenvalue error is about T^2 |lambda|^2 / gap)\n"
-    "  --max-hvps M          HVP budget of each eigenvalue solve (default min(P, 300))\n"
+    "  --max-hvps M          HVP budget of each eigenvalue solve (default: the driver's,\n"
+    "                        max(100 m, 2 P) for a basis of m vectors)\n"
+    "  --verify              run the driver's multiplicity check after convergence (finds\n"
+    "                        missed copies of repeated eigenvalues; about 12 more HVPs)\n"
+    "  --check               recompute true residuals |Hy - theta y| (k more HVPs, counted\n"
+    "                        apart) and the orthogonality of the eigenvectors\n"
     "  --trace               also estimate tr(H) (Hutchinson, Rademacher probes) with its\n"
     "                        standard error\n"
     "  --probes N            probes of the trace estimate (default 100, at least 2)\n"
@@ -104,7 +116,7 @@ typedef struct hopts {
     double l2, lr, tol;
     size_t steps, batch, hrows, k, max_hvps, probes, dprobes, dsteps, points;
     double sigma;
-    int hrows_set, trace, standardize, quiet;
+    int hrows_set, trace, standardize, quiet, verify, check;
     kry_mlp_optimizer optimizer;
     uint64_t seed;
     kry_which which;
@@ -129,6 +141,10 @@ typedef struct analysis {
     double seconds;
     double trace, trace_se;
     size_t trace_hvps;
+    size_t verify_hvps, restarts;
+    double *true_resid; /* --check: true residuals */
+    double orth, max_ratio;
+    size_t check_hvps;
     double *nodes, *weights; /* SLQ nodes and weights (density) */
     size_t count, density_hvps;
     double ritz_min, ritz_max, sigma;
@@ -180,7 +196,8 @@ static int parse_opts(int argc, char **argv, hopts *o)
     enum {
         O_DATA = 256, O_HIDDEN, O_ACT, O_L2, O_STEPS, O_LR, O_BATCH, O_SEED, O_HROWS, O_WHICH,
         O_HVP, O_TOL, O_MAXHVPS, O_TRACE, O_PROBES, O_DENSITY, O_PLOT, O_SAVE, O_LOAD,
-        O_FORMAT, O_QUIET, O_OPT, O_STD, O_DPROBES, O_DSTEPS, O_SIGMA, O_POINTS
+        O_FORMAT, O_QUIET, O_OPT, O_STD, O_DPROBES, O_DSTEPS, O_SIGMA, O_POINTS, O_VERIFY,
+        O_CHECK
     };
     static const struct option longopts[] = {
         {"data", required_argument, 0, O_DATA},       {"hidden", required_argument, 0, O_HIDDEN},
@@ -199,6 +216,7 @@ static int parse_opts(int argc, char **argv, hopts *o)
         {"density-probes", required_argument, 0, O_DPROBES},
         {"density-steps", required_argument, 0, O_DSTEPS},
         {"sigma", required_argument, 0, O_SIGMA},     {"points", required_argument, 0, O_POINTS},
+        {"verify", no_argument, 0, O_VERIFY},         {"check", no_argument, 0, O_CHECK},
         {"help", no_argument, 0, 'h'},                {0, 0, 0, 0}};
     memset(o, 0, sizeof *o);
     o->data = "digits";
@@ -282,13 +300,18 @@ static int parse_opts(int argc, char **argv, hopts *o)
                 bad = 1;
             break;
         case O_STD: o->standardize = 1; break;
+        case O_VERIFY: o->verify = 1; break;
+        case O_CHECK: o->check = 1; break;
         case O_DPROBES: bad = cli_parse_size(v, &o->dprobes) || o->dprobes == 0; break;
         case O_DSTEPS: bad = cli_parse_size(v, &o->dsteps) || o->dsteps == 0; break;
         case O_SIGMA: bad = cli_parse_double(v, &o->sigma) || !(o->sigma > 0.0); break;
         case O_POINTS:
             bad = cli_parse_size(v, &o->points) || o->points < 2 || o->points > 10000000;
             break;
-        case 'h': fputs(hessian_usage, stdout); return -1;
+        case 'h':
+            fputs(hessian_usage, stdout);
+            fputs(hessian_usage2, stdout);
+            return -1;
         case ':':
             return cli_fail(CMD, KRY_EXIT_USAGE, "option '%s' needs a value",
                             argv[optind - 1]);
@@ -511,11 +534,12 @@ typedef struct hctx {
     const dataset *d;
     const kry_mlp *model;
     kry_mlp_ws *hws; /* Hessian rows (one chunk up to MAX_CHUNK rows) */
-    size_t hrows, P, max_steps;
+    size_t hrows, P;
     size_t dsteps; /* Lanczos steps per SLQ probe (at most P) */
-    kry_lanczos_ws *lws;
-    kry_ritz_ws *rws;
-    kry_funm_ws *fws;
+    kry_topk_ws *tws;     /* top-k driver */
+    double *vecs;         /* P x k eigenvectors (--check) */
+    kry_lanczos_ws *lws;  /* SLQ (density) */
+    kry_funm_ws *fws;     /* trace and density */
 } hctx;
 
 static int analysis_alloc(analysis *a, size_t k, size_t cap)
@@ -525,6 +549,10 @@ static int analysis_alloc(analysis *a, size_t k, size_t cap)
     a->resid = calloc(k, sizeof *a->resid);
     a->conv = calloc(k, sizeof *a->conv);
     a->trace = a->trace_se = a->ritz_min = a->ritz_max = a->sigma = NAN;
+    a->orth = a->max_ratio = NAN;
+    a->true_resid = calloc(k, sizeof *a->true_resid);
+    if (a->true_resid == NULL)
+        return -1;
     if (cap) {
         a->nodes = calloc(cap, sizeof *a->nodes);
         a->weights = calloc(cap, sizeof *a->weights);
@@ -539,6 +567,7 @@ static void analysis_free(analysis *a)
     free(a->eig);
     free(a->resid);
     free(a->conv);
+    free(a->true_resid);
     free(a->nodes);
     free(a->weights);
 }
@@ -590,15 +619,17 @@ static int analyse(hctx *c, const double *theta, const char *label, analysis *a)
         goto out;
     }
 
-    kry_lanczos_params p = kry_lanczos_params_default();
-    p.max_steps = c->max_steps;
+    kry_topk_params p = kry_topk_params_default();
+    p.which = o->which;
+    p.tol = o->tol;
+    p.max_matvecs = o->max_hvps;
+    p.verify = o->verify;
     p.seed = o->seed;
-    p.continue_on_breakdown = 1;
-    kry_eigs_result res;
+    kry_topk_result res;
     memset(&res, 0, sizeof res);
     double t0 = cli_now();
-    st = kry_lanczos_eigs(&op, o->k, o->which, o->tol, NULL, &p, c->lws, c->rws, a->eig, NULL,
-                          c->P, a->resid, a->conv, &res);
+    st = kry_topk_solve(&op, o->k, &p, NULL, 0, 0, c->tws, a->eig, c->vecs, c->P, a->resid,
+                        a->conv, &res);
     a->seconds = cli_now() - t0;
     if (st != KRY_OK) {
         st = hvp_failure(o, &inner, &batch, st);
@@ -609,6 +640,26 @@ static int analyse(hctx *c, const double *theta, const char *label, analysis *a)
     a->hvps = cnt.count;
     a->nconv = res.nconv;
     a->reason = res.reason;
+    a->verify_hvps = res.verify_matvecs;
+    a->restarts = res.restarts;
+    if (o->check && res.nconv == o->k) { /* unconverged entries may be NaN */
+        kry_topk_check chk;
+        size_t before = cnt.count;
+        st = kry_topk_check_solution(&op, c->tws, o->k, a->eig, c->vecs, c->P, a->resid,
+                                     res.anorm, a->true_resid, &chk);
+        if (st != KRY_OK) {
+            st = hvp_failure(o, &inner, &batch, st);
+            rc = cli_fail(CMD, KRY_EXIT_INTERNAL, "%s: residual check failed: %s", label,
+                          kry_strerror(st));
+            goto out;
+        }
+        a->orth = chk.orth;
+        a->max_ratio = chk.max_ratio;
+        a->check_hvps = cnt.count - before;
+    } else if (o->check) {
+        for (size_t i = 0; i < o->k; ++i)
+            a->true_resid[i] = NAN;
+    }
 
     if (o->trace) {
         /* Hutchinson: tr H = E[v^T H v] for Rademacher v, one HVP per probe. */
@@ -661,6 +712,11 @@ static int analyse(hctx *c, const double *theta, const char *label, analysis *a)
                         "%zu/%zu converged, %.3f s",
                 label, a->loss, a->accuracy, o->k, kry_which_name(o->which), a->hvps, a->nconv,
                 o->k, a->seconds);
+        if (o->verify)
+            fprintf(stderr, " (multiplicity check %zu HVPs)", a->verify_hvps);
+        if (o->check && a->check_hvps)
+            fprintf(stderr, "; true/bound residual <= %.3g, |Y'Y - I| %.2g", a->max_ratio,
+                    a->orth);
         if (o->trace)
             fprintf(stderr, "; trace %.6g +- %.2g (%zu probes)", a->trace, a->trace_se,
                     o->probes);
@@ -777,7 +833,17 @@ static void json_analysis(const hopts *o, const char *name, const analysis *a, i
     printf(",\n    \"converged\": [");
     for (size_t i = 0; i < o->k; ++i)
         printf("%s%s", i ? ", " : "", a->conv[i] ? "true" : "false");
-    printf("],\n    \"hvps\": %zu,\n    \"reason\": \"%s\"", a->hvps, kry_reason_str(a->reason));
+    printf("],\n    \"hvps\": %zu,\n    \"restarts\": %zu,\n    \"reason\": \"%s\"", a->hvps,
+           a->restarts, kry_reason_str(a->reason));
+    if (o->verify)
+        printf(",\n    \"verify_hvps\": %zu", a->verify_hvps);
+    if (o->check) {
+        printf(",\n    \"true_residuals\": ");
+        json_array(a->true_resid, o->k);
+        printf(",\n    \"orthogonality\": ");
+        cli_json_double(stdout, a->orth);
+        printf(",\n    \"check_hvps\": %zu", a->check_hvps);
+    }
     if (o->hvp == HVP_FD)
         printf(",\n    \"gradients\": %zu", a->grads);
     if (o->trace) {
@@ -837,7 +903,8 @@ static void print_table(const hopts *o, const dataset *d, const kry_mlp *m, size
            "%zu rows\n",
            o->act == KRY_MLP_TANH ? "tanh" : "relu", kry_mlp_n_params(m),
            strcmp(o->data, "digits") == 0 ? "digits" : d->path, d->rows, hrows);
-    printf("top %zu (%s) by Lanczos, %s HVP, relative residual tolerance %g\n\n", o->k,
+    printf("top %zu (%s) by thick-restart Lanczos, %s HVP, relative residual tolerance %g\n\n",
+           o->k,
            kry_which_name(o->which), o->hvp == HVP_EXACT ? "exact" : "finite-difference",
            o->tol);
     char after_head[64];
@@ -875,6 +942,10 @@ static void print_table(const hopts *o, const dataset *d, const kry_mlp *m, size
     SUMMARY_ROW("accuracy (all rows)", "%.4f", an[i]->accuracy);
     SUMMARY_ROW("HVPs (top-k)", "%zu", an[i]->hvps);
     SUMMARY_ROW("converged", "%zu/%zu", an[i]->nconv, o->k);
+    if (o->check) {
+        SUMMARY_ROW("max true/bound resid", "%.3g", an[i]->max_ratio);
+        SUMMARY_ROW("max |Y'Y - I|", "%.2g", an[i]->orth);
+    }
     if (o->trace)
         SUMMARY_ROW("trace (Hutchinson)", "%.6g +- %.2g", an[i]->trace, an[i]->trace_se);
     if (o->density)
@@ -1060,14 +1131,8 @@ int cli_hessian(int argc, char **argv)
         }
         hrows = d.rows;
     }
-    size_t max_steps = o.max_hvps ? o.max_hvps : 300;
-    if (max_steps > P)
-        max_steps = P; /* a Krylov space cannot outgrow the dimension */
-    if (o.k > max_steps) {
-        rc = cli_fail(CMD, KRY_EXIT_USAGE,
-                      "-k %zu exceeds the HVP budget %zu (--max-hvps) or the parameter count "
-                      "%zu",
-                      o.k, max_steps, P);
+    if (o.k > P) {
+        rc = cli_fail(CMD, KRY_EXIT_USAGE, "-k %zu exceeds the parameter count %zu", o.k, P);
         goto done;
     }
 
@@ -1080,15 +1145,17 @@ int cli_hessian(int argc, char **argv)
     theta = malloc(P * sizeof *theta);
     size_t dsteps = o.dsteps < P ? o.dsteps : P;
     size_t cap = o.density ? o.dprobes * dsteps : 0;
-    c.lws = kry_lanczos_ws_alloc_reorth(P, max_steps > dsteps ? max_steps : dsteps,
-                                        KRY_REORTH_FULL);
-    c.rws = kry_ritz_ws_alloc(max_steps);
+    c.tws = kry_topk_ws_alloc(P, o.k, 0);
+    if (o.check)
+        c.vecs = malloc(P * o.k * sizeof *c.vecs);
+    if (o.density)
+        c.lws = kry_lanczos_ws_alloc_reorth(P, dsteps, KRY_REORTH_FULL);
     if (o.trace || o.density)
         c.fws = kry_funm_ws_alloc(P, dsteps);
-    if (st != KRY_OK || !theta || !c.lws || !c.rws || ((o.trace || o.density) && !c.fws) ||
-        analysis_alloc(&before, o.k, cap) != 0 || analysis_alloc(&after, o.k, cap) != 0) {
-        rc = cli_fail(CMD, KRY_EXIT_INTERNAL, "out of memory (P = %zu, HVP budget %zu)", P,
-                      max_steps);
+    if (st != KRY_OK || !theta || !c.tws || (o.check && !c.vecs) || (o.density && !c.lws) ||
+        ((o.trace || o.density) && !c.fws) || analysis_alloc(&before, o.k, cap) != 0 ||
+        analysis_alloc(&after, o.k, cap) != 0) {
+        rc = cli_fail(CMD, KRY_EXIT_INTERNAL, "out of memory (P = %zu)", P);
         goto done;
     }
     if (o.load)
@@ -1103,7 +1170,6 @@ int cli_hessian(int argc, char **argv)
     c.hws = hws;
     c.hrows = hrows;
     c.P = P;
-    c.max_steps = max_steps;
     c.dsteps = dsteps;
 
     if (!o.quiet) {
@@ -1112,10 +1178,9 @@ int cli_hessian(int argc, char **argv)
         fprintf(stderr, "kry hessian: MLP");
         for (size_t l = 0; l < ns; ++l)
             fprintf(stderr, "%c%zu", l ? '-' : ' ', sizes[l]);
-        fprintf(stderr, " %s, %zu parameters (%s); Hessian over the first %zu rows, %s HVP, "
-                        "budget %zu HVPs\n",
+        fprintf(stderr, " %s, %zu parameters (%s); Hessian over the first %zu rows, %s HVP\n",
                 o.act == KRY_MLP_TANH ? "tanh" : "relu", P, o.load ? o.load : "random init",
-                hrows, o.hvp == HVP_EXACT ? "exact" : "fd", max_steps);
+                hrows, o.hvp == HVP_EXACT ? "exact" : "fd");
     }
     rc = analyse(&c, theta, o.load ? "loaded parameters" : "at initialisation", &before);
     if (rc != 0)
@@ -1195,7 +1260,8 @@ done:
     analysis_free(&after);
     density_free(&dens);
     kry_funm_ws_free(c.fws);
-    kry_ritz_ws_free(c.rws);
+    kry_topk_ws_free(c.tws);
+    free(c.vecs);
     kry_lanczos_ws_free(c.lws);
     free(theta);
     free(loaded);
