@@ -169,6 +169,17 @@ ALWAYS_INLINE vl sell(vl m, vl a, vl b) { return (m & a) | (~m & b); }
 ALWAYS_INLINE vd vabs(vd a) { return (vd)((vl)a & splatl(INT64_MAX)); }
 ALWAYS_INLINE vd vmax(vd a, vd b) { return sel(a > b, a, b); }
 
+/* Nonzero when any lane of the mask m is set. */
+ALWAYS_INLINE int any_lane(vl m)
+{
+    const vl s4 = {4, 5, 6, 7, 0, 1, 2, 3}, s2 = {2, 3, 0, 1, 6, 7, 4, 5},
+             s1 = {1, 0, 3, 2, 5, 4, 7, 6};
+    m |= __builtin_shuffle(m, s4);
+    m |= __builtin_shuffle(m, s2);
+    m |= __builtin_shuffle(m, s1);
+    return m[0] != 0;
+}
+
 /* The dlaebz guard: a pivot of magnitude below pivmin becomes -pivmin. */
 ALWAYS_INLINE vd guard(vd p) { return sel(vabs(p) < splat(DBL_MIN), splat(-DBL_MIN), p); }
 
@@ -316,7 +327,7 @@ ALWAYS_INLINE int load_range(job *jb)
     return 0;
 }
 
-/* One Sturm pass at x for G active vectors held in registers. With
+/* One LDL^T Sturm pass at x for G active vectors held in registers. With
    f(x) = det(T - xI) = prod_j (lambda_j - x), it returns the number of eigenvalues
    below x (negative pivots), G = f'/f = sum_j 1/(x - lambda_j) and
    H = (f'/f)^2 - f''/f = sum_j 1/(x - lambda_j)^2, from the twisted factorisation
@@ -328,13 +339,10 @@ ALWAYS_INLINE int load_range(job *jb)
      G = sum u'/u, H = sum ((u'/u)^2 - u''/u) over all pivots u (and gamma),
    with u' and u'' from differentiating the pivot recurrences.
    G is a compile-time constant at every call, so the group loops unroll.
-   The fast variant (guarded = 0) skips the dlaebz pivmin test: a zero or tiny pivot
-   then gives a reciprocal of +-Inf and the next pivot -+Inf, which yields the same
-   count as the guarded recurrence, except that Inf * 0 (a split right after a zero
-   pivot) or Inf - Inf at the twist gives NaN. A NaN reaches gamma, so a group whose
-   gamma is NaN is simply recomputed with the guard (guarded = 1). */
-ALWAYS_INLINE int sturm_group(kry_tridiag_ws *ws, size_t n, const size_t *act, int G,
-                              int guarded, int deriv)
+   This is the fallback for groups where the division-free pass (sturm3_group) flags
+   an underflow: every pivot passes the dlaebz pivmin guard, so it never breaks down. */
+ALWAYS_INLINE void ldl_group(kry_tridiag_ws *ws, size_t n, const size_t *act, int G,
+                             int deriv)
 {
     const size_t bp = ws->bp, m = n / 2, nb = n - 1 - m;
     const vd one = splat(1.0), zero = splat(0.0), two = splat(2.0);
@@ -347,8 +355,7 @@ ALWAYS_INLINE int sturm_group(kry_tridiag_ws *ws, size_t n, const size_t *act, i
         o[g] = act[g] * W;
         x[g] = LD(ws->x + o[g]);
         vd p = LD(ws->d + o[g]) - x[g];
-        if (guarded)
-            p = guard(p);
+        p = guard(p);
         rf[g] = one / p;
         df[g] = -one;
         ff[g] = zero;
@@ -360,8 +367,7 @@ ALWAYS_INLINE int sturm_group(kry_tridiag_ws *ws, size_t n, const size_t *act, i
         fb[g] = zero;
         if (nb > 0) {
             vd q = LD(ws->d + (n - 1) * bp + o[g]) - x[g];
-            if (guarded)
-                q = guard(q);
+            q = guard(q);
             rb[g] = one / q;
             db[g] = -one;
             s[g] -= rb[g];
@@ -377,8 +383,7 @@ ALWAYS_INLINE int sturm_group(kry_tridiag_ws *ws, size_t n, const size_t *act, i
         _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
             vd e2 = LD(ei + o[g]), t = e2 * rf[g];
             vd p = (LD(di + o[g]) - x[g]) - t;
-            if (guarded)
-                p = guard(p);
+            p = guard(p);
             vd tr = t * rf[g];
             if (deriv) {
                 ff[g] = tr * (ff[g] - two * df[g] * df[g] * rf[g]);
@@ -394,8 +399,7 @@ ALWAYS_INLINE int sturm_group(kry_tridiag_ws *ws, size_t n, const size_t *act, i
             if (back) {
                 vd e2b = LD(ebk + o[g]), tb = e2b * rb[g];
                 vd q = (LD(dbk + o[g]) - x[g]) - tb;
-                if (guarded)
-                    q = guard(q);
+                q = guard(q);
                 vd trb = tb * rb[g];
                 if (deriv) {
                     fb[g] = trb * (fb[g] - two * db[g] * db[g] * rb[g]);
@@ -411,13 +415,11 @@ ALWAYS_INLINE int sturm_group(kry_tridiag_ws *ws, size_t n, const size_t *act, i
             }
         }
     }
-    int nan = 0;
     const double *em = ws->e2 + (m - 1) * bp, *ep = ws->e2 + m * bp;
     _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
         vd tf = LD(em + o[g]) * rf[g], tb = LD(ep + o[g]) * rb[g];
         vd gam = (LD(ws->d + m * bp + o[g]) - x[g]) - tf - tb;
-        if (guarded)
-            gam = guard(gam);
+        gam = guard(gam);
         if (deriv) {
             vd trf = tf * rf[g], trb = tb * rb[g];
             vd dg = trf * df[g] + trb * db[g] - one;
@@ -431,15 +433,190 @@ ALWAYS_INLINE int sturm_group(kry_tridiag_ws *ws, size_t n, const size_t *act, i
         }
         c[g] += (vl)gam >> 63;
         STL(ws->cnt + o[g], -c[g]);
-        vl isnan = (vl)(gam != gam);
-        for (int l = 0; l < W; ++l)
-            nan |= isnan[l] != 0;
     }
-    return nan;
 }
 
-/* Runs groups of up to GMAX vectors: first those that need G and H (ws->needd), then
-   the count-only ones, which cost about a third as much. Reorders act. */
+/* ---------------------------------------------------------------- Sturm passes */
+
+/* Rows between two rescalings of the three-term recurrences. Per row the pair
+   (u_j, u_{j-1}) grows at most by |d_j - x| + e_{j-1}^2 <= 5 (entries below 1 after
+   scaling, x inside the widened Gershgorin interval), so 16 rows grow it by < 2^38. */
+#define RB 16
+
+/* A power of two f with (|u| + |v|) f in [1, 2), for rescaling a recurrence pair
+   exactly. Lanes where |u| + |v| < 2^-900 are ORed into *bad: there the pair may have
+   underflowed (which cannot happen within RB rows of a pair >= 2^-900 staying above
+   2^-970, where rounding is still relative to the pair), so the caller redoes them with
+   the guarded LDL^T recurrence. */
+ALWAYS_INLINE vd rescale(vd u, vd v, vl *bad)
+{
+    vd s = vabs(u) + vabs(v);
+    /* A floating-point compare: GCC scalarises 64-bit integer vector compares. */
+    *bad |= (vl)(s < splat(0x1p-900));
+    return (vd)((splatl(2046) - ((vl)s >> 52)) << 52);
+}
+
+/* One Sturm pass at x for G active vectors, without divisions (used for every pass;
+   the guarded LDL^T pass below is the fallback). With a_j = d_j - x and b_j = e_j^2,
+   the leading minors of T - xI obey u_j = a_j u_{j-1} - b_{j-1} u_{j-2} (u_{-1} = 1,
+   u_{-2} = 0) and the trailing ones w_j = a_j w_{j+1} - b_j w_{j+2} (w_n = 1,
+   w_{n+1} = 0). The LDL^T pivots are their ratios, so the number of negative pivots
+   (Sylvester: the number of eigenvalues below x) is the number of sign changes. The
+   two recurrences run towards the middle row m = n/2 (as in the twisted factorisation
+   of LAPACK's dlaneg, halving the dependency chain) and meet in
+     f(x) = det(T - xI) = u_{m-1} w_m - b_{m-1} u_{m-2} w_{m+1},
+   the twist pivot being gamma_m = f / (u_{m-1} w_{m+1}), so
+     count = changes(u_{-1..m-1}) + changes(w_{n..m+1}) + [sign f != sign(u_{m-1} w_{m+1})].
+   Why no division: each row then costs one multiply and one FMA on the critical path
+   instead of a division (the division throughput bounded the LDL^T pass).
+   Accuracy: with FMA, the computed u_j are, up to a positive factor per row, the exact
+   minors of a matrix whose d_j - x and e_j^2 carry relative perturbations of a few
+   ulps, so the count is as backward stable as the LDL^T count (Wilkinson, The
+   Algebraic Eigenvalue Problem, 5.39); exact powers of two rescale the pairs every RB
+   rows. An exact zero u_j between nonzero neighbours adds exactly one sign change
+   whatever the sign of the zero, as the pivmin guard does (u_{j+1} = -b_j u_{j-1}).
+   A zero pair (a split right after a zero minor) or an underflowing pair is flagged
+   by rescale(); the function then returns a bit mask of the flagged vectors of the
+   group and the caller redoes each of them with ldl_group() (vector by vector, so a
+   lane's result never depends on which vectors share its group). With deriv, the same recurrences differentiated in x (a_j' = -1) give
+   f' and f'', hence G = f'/f = sum_j 1/(x - lambda_j) and
+   H = G^2 - f''/f = sum_j 1/(x - lambda_j)^2 for the Laguerre step (ws->s, ws->dp).
+   G is a compile-time constant at every call, so the group loops unroll. */
+ALWAYS_INLINE int sturm3_group(kry_tridiag_ws *ws, size_t n, const size_t *act, int G,
+                               int deriv)
+{
+    const size_t bp = ws->bp, m = n / 2, nb = n - 1 - m;
+    const double *d = ws->d, *e2 = ws->e2;
+    const vd one = splat(1.0), zero = splat(0.0), two = splat(2.0);
+    /* Forward state: (uf, vf) = (u_j, u_{j-1}), derivatives (duf, dvf), (hf, hvf);
+       backward state likewise with b. */
+    vd x[GMAX], uf[GMAX], vf[GMAX], ub[GMAX], vb[GMAX];
+    vd duf[GMAX], dvf[GMAX], hf[GMAX], hvf[GMAX], dub[GMAX], dvb[GMAX], hb[GMAX],
+        hvb[GMAX];
+    vl c[GMAX], bad[GMAX];
+    size_t o[GMAX];
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        o[g] = act[g] * W;
+        x[g] = LD(ws->x + o[g]);
+        bad[g] = splatl(0);
+        uf[g] = LD(d + o[g]) - x[g];
+        vf[g] = one;
+        c[g] = (vl)uf[g] >> 63;
+        if (deriv) {
+            duf[g] = -one;
+            dvf[g] = zero;
+            hf[g] = zero;
+            hvf[g] = zero;
+        }
+        if (nb > 0) {
+            ub[g] = LD(d + (n - 1) * bp + o[g]) - x[g];
+            vb[g] = one;
+            c[g] += (vl)ub[g] >> 63;
+            if (deriv)
+                dub[g] = -one;
+        } else {
+            ub[g] = one;
+            vb[g] = zero;
+            if (deriv)
+                dub[g] = zero;
+        }
+        if (deriv) {
+            dvb[g] = zero;
+            hb[g] = zero;
+            hvb[g] = zero;
+        }
+    }
+    /* Forward rows 1..m-1 and backward rows n-2..m+1 side by side (nb - 1 <= m - 1). */
+    for (size_t i0 = 1; i0 < m; i0 += RB) {
+        size_t i1 = i0 + RB < m ? i0 + RB : m;
+        for (size_t i = i0; i < i1; ++i) {
+            const double *di = d + i * bp, *bi = e2 + (i - 1) * bp;
+            size_t j = n - 1 - i;
+            const double *dj = d + j * bp, *bj = e2 + j * bp;
+            int back = i < nb;
+            _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+                vd a = LD(di + o[g]) - x[g], b = LD(bi + o[g]);
+                vd un = a * uf[g] - b * vf[g];
+                c[g] += ((vl)un ^ (vl)uf[g]) >> 63;
+                if (deriv) {
+                    vd dn = a * duf[g] - (uf[g] + b * dvf[g]);
+                    vd hn = a * hf[g] - (two * duf[g] + b * hvf[g]);
+                    dvf[g] = duf[g];
+                    duf[g] = dn;
+                    hvf[g] = hf[g];
+                    hf[g] = hn;
+                }
+                vf[g] = uf[g];
+                uf[g] = un;
+                if (back) {
+                    vd ab = LD(dj + o[g]) - x[g], bb = LD(bj + o[g]);
+                    vd wn = ab * ub[g] - bb * vb[g];
+                    c[g] += ((vl)wn ^ (vl)ub[g]) >> 63;
+                    if (deriv) {
+                        vd dn = ab * dub[g] - (ub[g] + bb * dvb[g]);
+                        vd hn = ab * hb[g] - (two * dub[g] + bb * hvb[g]);
+                        dvb[g] = dub[g];
+                        dub[g] = dn;
+                        hvb[g] = hb[g];
+                        hb[g] = hn;
+                    }
+                    vb[g] = ub[g];
+                    ub[g] = wn;
+                }
+            }
+        }
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+            vd f = rescale(uf[g], vf[g], &bad[g]);
+            uf[g] *= f;
+            vf[g] *= f;
+            vd fb = rescale(ub[g], vb[g], &bad[g]);
+            ub[g] *= fb;
+            vb[g] *= fb;
+            if (deriv) {
+                duf[g] *= f;
+                dvf[g] *= f;
+                hf[g] *= f;
+                hvf[g] *= f;
+                dub[g] *= fb;
+                dvb[g] *= fb;
+                hb[g] *= fb;
+                hvb[g] *= fb;
+            }
+        }
+    }
+    /* The meeting row m: w_m by one more backward step, then f = det(T - xI). */
+    const double *dm = d + m * bp, *bl = e2 + (m - 1) * bp, *br = e2 + m * bp;
+    int flagged = 0;
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        /* Lanes already converged (and padding lanes) may break down harmlessly. */
+        flagged |= any_lane(bad[g] & ~LDL(ws->done + o[g])) << g;
+        vd a = LD(dm + o[g]) - x[g], bL = LD(bl + o[g]), bR = LD(br + o[g]);
+        vd wm = a * ub[g] - bR * vb[g];
+        vd f = uf[g] * wm - bL * (vf[g] * ub[g]);
+        c[g] += ((vl)f ^ (vl)uf[g] ^ (vl)ub[g]) >> 63;
+        STL(ws->cnt + o[g], -c[g]);
+        if (deriv) {
+            vd dwm = a * dub[g] - (ub[g] + bR * dvb[g]);
+            vd hwm = a * hb[g] - (two * dub[g] + bR * hvb[g]);
+            vd df = duf[g] * wm + uf[g] * dwm - bL * (dvf[g] * ub[g] + vf[g] * dub[g]);
+            vd hf2 = hf[g] * wm + two * duf[g] * dwm + uf[g] * hwm -
+                     bL * (hvf[g] * ub[g] + two * dvf[g] * dub[g] + vf[g] * hb[g]);
+            /* f == 0: x is an eigenvalue to working accuracy; a tiny f keeps G and H
+               finite (huge), so the Laguerre step is (nearly) zero. */
+            f = sel(f == zero, splat(DBL_MIN), f);
+            vd rf = one / f, gg = df * rf;
+            ST(ws->s + o[g], gg);
+            ST(ws->dp + o[g], gg * gg - hf2 * rf);
+        }
+    }
+    return flagged;
+}
+
+/* Runs groups of vectors: first those that need G and H (ws->needd) in groups of
+   GD, then the count-only ones, which cost about half as much, in groups of GMAX.
+   Reorders act. A group flagged by the division-free pass is redone with the
+   guarded LDL^T pass. */
+#define GD 2
 ALWAYS_INLINE void sturm_pass(kry_tridiag_ws *ws, size_t n, size_t *act, size_t nact)
 {
     size_t nd = 0;
@@ -449,30 +626,34 @@ ALWAYS_INLINE void sturm_pass(kry_tridiag_ws *ws, size_t n, size_t *act, size_t 
             act[nd++] = act[a];
             act[a] = t;
         }
-    for (int deriv = 1; deriv >= 0; --deriv) {
-        size_t a = deriv ? 0 : nd, end = deriv ? nd : nact;
-        for (; a + GMAX <= end; a += GMAX) {
-            if (deriv ? sturm_group(ws, n, act + a, GMAX, 0, 1)
-                      : sturm_group(ws, n, act + a, GMAX, 0, 0))
-                deriv ? sturm_group(ws, n, act + a, GMAX, 1, 1)
-                      : sturm_group(ws, n, act + a, GMAX, 1, 0);
-        }
-        switch (end - a) {
-#define GROUP_CASE(g)                                                          \
-    case g:                                                                    \
-        if (deriv ? sturm_group(ws, n, act + a, g, 0, 1)                       \
-                  : sturm_group(ws, n, act + a, g, 0, 0))                      \
-            deriv ? sturm_group(ws, n, act + a, g, 1, 1)                       \
-                  : sturm_group(ws, n, act + a, g, 1, 0);                      \
+#define GROUP(g, dv)                                                           \
+    do {                                                                       \
+        int flagged_ = sturm3_group(ws, n, act + a, g, dv);                    \
+        for (int i_ = 0; flagged_ != 0; ++i_, flagged_ >>= 1)                  \
+            if (flagged_ & 1)                                                  \
+                ldl_group(ws, n, act + a + i_, 1, dv);                         \
+    } while (0)
+    size_t a = 0;
+    for (; a + GD <= nd; a += GD)
+        GROUP(GD, 1);
+    for (; a < nd; ++a)
+        GROUP(1, 1);
+    for (; a + GMAX <= nact; a += GMAX)
+        GROUP(GMAX, 0);
+    switch (nact - a) {
+    case 1:
+        GROUP(1, 0);
         break;
-            GROUP_CASE(1)
-            GROUP_CASE(2)
-            GROUP_CASE(3)
-#undef GROUP_CASE
-        default:
-            break;
-        }
+    case 2:
+        GROUP(2, 0);
+        break;
+    case 3:
+        GROUP(3, 0);
+        break;
+    default:
+        break;
     }
+#undef GROUP
 }
 
 /* Updates brackets from the counts and picks the next point of every active lane;
