@@ -1,13 +1,21 @@
 /* tridiag.c — batched k-th eigenpair of symmetric tridiagonal matrices (module tridiag).
 
-   Method (MATH.md section 4): Sturm counts with the pivmin guard of LAPACK's dlaebz
-   (pivots of magnitude below pivmin are replaced by -pivmin, and pivmin = safe minimum
-   * max(1, max e_i^2), which is the safe minimum once every matrix is scaled to norm
-   about 1), started from the Gershgorin interval; bracket shrinking by count
-   interpolation and bisection until the bracket isolates lambda_k; then Newton's method
-   on det(T - xI) = prod p_i, whose logarithmic derivative sum p_i'/p_i comes out of the
-   same recurrence, safeguarded as in "rtsafe" (Press et al., Numerical Recipes, 9.4):
-   bisection whenever the Newton point leaves the bracket or the step fails to halve.
+   Method (MATH.md section 4): Sturm counts started from the Gershgorin interval;
+   bracket shrinking by count interpolation and bisection until one end of the bracket
+   is next to lambda_k; then Laguerre's method on det(T - xI), which from such a point
+   converges monotonically and cubically to lambda_k (Li & Zeng, "Laguerre's iteration
+   in solving the symmetric tridiagonal eigenproblem", SIAM J. Sci. Comput. 15, 1994),
+   with bisection whenever a step would leave the bracket.
+
+   Sturm counts: the leading and trailing minors of T - xI obey three-term recurrences
+   whose sign changes count the eigenvalues below x (see sturm3_group). Evaluated with
+   multiplies and FMAs only, they avoid the division per row of the LDL^T recurrence,
+   whose throughput bounded the previous version of this file; exact power-of-two
+   rescaling keeps them in range, and the guarded LDL^T count of LAPACK's dlaebz
+   (pivots below pivmin replaced by -pivmin, pivmin = the safe minimum once every
+   matrix is scaled to norm about 1) is the fallback whenever a minor pair underflows
+   (a split right after a zero minor, or tiny off-diagonals).
+
    The eigenvector comes from the twisted factorisation (Dhillon & Parlett, "Multiple
    representations to compute orthogonal eigenvectors of symmetric tridiagonal
    matrices", LAA 387, 2004; Parlett & Dhillon, "Fernando's solution to Wilkinson's
@@ -15,11 +23,28 @@
    gamma_i = D+_i - e_i^2 / D-_{i+1}, twist r = argmin |gamma_i|, then two O(n)
    recurrences from z_r = 1.
 
-   Layout: matrices are copied, scaled, into structure-of-arrays form with the batch
-   index innermost (entry i of matrix b at [i * bp + b]), padded to a multiple of W = 8
-   lanes, and every sweep updates one SIMD vector of W matrices per step using GCC/Clang
-   vector extensions. The solver body is compiled three times (AVX-512, AVX2+FMA and the
-   baseline ISA) and chosen at run time, so the default build flags need no -march. */
+   Layout and scheduling: matrices are copied, scaled, into structure-of-arrays form
+   with the batch index innermost (entry i of matrix b at [i * bp + b]) in vectors of
+   W = 8 lanes, and every sweep updates one SIMD vector of W matrices per step using
+   GCC/Clang vector extensions. A thread keeps NS = 2 vectors in flight: it runs a
+   Sturm pass over both (two vectors give enough independent recurrences to fill the
+   FMA pipes), updates their brackets, and when a vector has converged it finishes it
+   (values, tie test, eigenvectors) and loads the next one. So each vector is loaded
+   and scaled right before its passes and its rows stay in the L1 cache for all of
+   them (sweeping the whole batch in every pass would stream it from L2, which bounded
+   the count passes). The solver body is compiled three times (AVX-512, AVX2+FMA and
+   the baseline ISA) and chosen at run time, so the default build flags need no -march.
+
+   Compiler notes: 64-bit integer vector compares are avoided (GCC 12 scalarises them
+   even for AVX-512), so eigenvalue counts, k and twist indices are held as doubles
+   (exact integers); and GCC in ISO C mode does not contract a*b + c into FMAs, which
+   this file needs for speed (the Sturm recurrences are FMA chains), hence the pragma
+   below. Contraction does not affect the error analysis: every bound quoted here
+   holds with or without it. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("fp-contract=fast")
+#endif
+
 #include <float.h>
 #include <math.h>
 #include <pthread.h>
@@ -35,8 +60,8 @@
 #endif
 
 #define W 8 /* lanes per SIMD vector (one AVX-512 register of doubles) */
+#define NS 2 /* vectors in flight per thread */
 #define MAX_PASSES 400
-#define GMAX 4 /* vectors per register-resident group in a Sturm pass */
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 typedef double vd __attribute__((vector_size(W * sizeof(double))));
@@ -46,12 +71,12 @@ struct kry_tridiag_ws {
     size_t n, cap, bp; /* capacity: matrix size, batch; bp = cap rounded up to W */
     /* n x bp, batch innermost */
     double *d, *e, *e2, *fz, *rp, *rq;
-    /* bp each */
-    double *x, *lo, *hi, *lam, *step1, *step2, *wprev, *loi, *hii, *tnorm, *atol;
-    double *scale, *s, *r, *dp, *nrm;
-    int64_t *clo, *chi, *kk, *cnt, *done, *iso, *mode, *twist;
-    size_t *act;          /* bp / W active vector indices */
+    /* bp each. Counts, k, twist indices and lane masks as doubles (see above). */
+    double *x, *lo, *hi, *lam, *wprev, *tnorm, *atol, *scale, *s, *dp, *nrm;
+    double *cnt, *clo, *chi, *kk, *mode, *twist, *xt, *ct;
+    int64_t *done, *pad; /* lane masks: converged (or padding); padding */
     unsigned char *needd; /* per vector: next pass must compute G and H */
+    size_t *npass;        /* per vector: passes so far */
     size_t passes;
 };
 
@@ -69,13 +94,13 @@ kry_tridiag_params kry_tridiag_params_default(void)
 
 static size_t round_up(size_t a, size_t m) { return (a + m - 1) / m * m; }
 
-enum { N_SOA = 6, N_LANE_D = 16, N_LANE_L = 8 };
+enum { N_SOA = 6, N_LANE_D = 19, N_LANE_L = 2 };
 
 size_t kry_tridiag_ws_bytes(size_t n, size_t batch)
 {
     size_t bp = round_up(batch, W);
     return sizeof(kry_tridiag_ws) + (N_SOA * n * bp + (N_LANE_D + N_LANE_L) * bp) * 8 +
-           (bp / W) * sizeof(size_t) + 64 * (N_SOA + N_LANE_D + N_LANE_L + 1);
+           (bp / W) * (1 + sizeof(size_t)) + 64 * (N_SOA + N_LANE_D + N_LANE_L + 2);
 }
 
 static void *alloc64(size_t count, int *failed)
@@ -104,19 +129,17 @@ kry_tridiag_ws *kry_tridiag_ws_alloc(size_t n, size_t batch)
     double **soa[N_SOA] = {&ws->d, &ws->e, &ws->e2, &ws->fz, &ws->rp, &ws->rq};
     for (int i = 0; i < N_SOA; ++i)
         *soa[i] = alloc64(nb, &failed);
-    double **lane[N_LANE_D] = {&ws->x,     &ws->lo,    &ws->hi,  &ws->lam,
-                               &ws->step1, &ws->step2, &ws->wprev, &ws->loi,
-                               &ws->hii,   &ws->tnorm, &ws->atol,  &ws->scale,
-                               &ws->s,     &ws->r,     &ws->dp,    &ws->nrm};
+    double **lane[N_LANE_D] = {&ws->x,     &ws->lo,  &ws->hi,  &ws->lam,   &ws->wprev,
+                               &ws->tnorm, &ws->atol, &ws->scale, &ws->s,   &ws->dp,
+                               &ws->nrm,   &ws->cnt, &ws->clo, &ws->chi,   &ws->kk,
+                               &ws->mode,  &ws->twist, &ws->xt, &ws->ct};
     for (int i = 0; i < N_LANE_D; ++i)
         *lane[i] = alloc64(bp, &failed);
-    int64_t **lanel[N_LANE_L] = {&ws->clo, &ws->chi,  &ws->kk,   &ws->cnt,
-                                 &ws->done, &ws->iso, &ws->mode, &ws->twist};
-    for (int i = 0; i < N_LANE_L; ++i)
-        *lanel[i] = alloc64(bp, &failed);
-    ws->act = malloc((bp / W) * sizeof(size_t));
+    ws->done = alloc64(bp, &failed);
+    ws->pad = alloc64(bp, &failed);
     ws->needd = malloc(bp / W);
-    if (failed || ws->act == NULL || ws->needd == NULL) {
+    ws->npass = malloc((bp / W) * sizeof(size_t));
+    if (failed || ws->needd == NULL || ws->npass == NULL) {
         kry_tridiag_ws_free(ws);
         return NULL;
     }
@@ -127,18 +150,17 @@ void kry_tridiag_ws_free(kry_tridiag_ws *ws)
 {
     if (ws == NULL)
         return;
-    double *dbl[] = {ws->d,     ws->e,     ws->e2,  ws->fz,    ws->rp,    ws->rq,
-                     ws->x,     ws->lo,    ws->hi,  ws->lam,   ws->step1, ws->step2,
-                     ws->wprev, ws->loi,   ws->hii, ws->tnorm, ws->atol,  ws->scale,
-                     ws->s,     ws->r,     ws->dp,  ws->nrm};
+    double *dbl[] = {ws->d,     ws->e,    ws->e2,   ws->fz,  ws->rp,    ws->rq,
+                     ws->x,     ws->lo,   ws->hi,   ws->lam, ws->wprev, ws->tnorm,
+                     ws->atol,  ws->scale, ws->s,   ws->dp,  ws->nrm,   ws->cnt,
+                     ws->clo,   ws->chi,  ws->kk,   ws->mode, ws->twist, ws->xt,
+                     ws->ct};
     for (size_t i = 0; i < sizeof dbl / sizeof dbl[0]; ++i)
         free(dbl[i]);
-    int64_t *lng[] = {ws->clo, ws->chi, ws->kk, ws->cnt, ws->done, ws->iso, ws->mode,
-                      ws->twist};
-    for (size_t i = 0; i < sizeof lng / sizeof lng[0]; ++i)
-        free(lng[i]);
-    free(ws->act);
+    free(ws->done);
+    free(ws->pad);
     free(ws->needd);
+    free(ws->npass);
     free(ws);
 }
 
@@ -163,16 +185,89 @@ ALWAYS_INLINE vl splatl(int64_t a)
     return v;
 }
 
+/* An unaligned load of W doubles. */
+ALWAYS_INLINE vd ldu(const double *p)
+{
+    vd v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
 /* m ? a : b for a lane mask m (all ones or all zeros per lane). */
 ALWAYS_INLINE vd sel(vl m, vd a, vd b) { return (vd)((m & (vl)a) | (~m & (vl)b)); }
-ALWAYS_INLINE vl sell(vl m, vl a, vl b) { return (m & a) | (~m & b); }
 ALWAYS_INLINE vd vabs(vd a) { return (vd)((vl)a & splatl(INT64_MAX)); }
 ALWAYS_INLINE vd vmax(vd a, vd b) { return sel(a > b, a, b); }
+ALWAYS_INLINE vd vmin(vd a, vd b) { return sel(a < b, a, b); }
+
+/* Lane masks from compares: mk((vl)(a < b)). GCC 12 lowers a vector compare whose
+   result is combined with other masks by & and | to scalar code, lane by lane (even
+   for AVX-512, where it has no vector-valued compare, only k-masks, and combining
+   masks made it give up). Passing the mask through a floating-point add of zero,
+   which it cannot fold (-0 + 0 = +0), makes it materialise the compare as a vector
+   first. All ones is a quiet NaN pattern that x86 leaves unchanged by the add; other
+   targets keep the plain compare. */
+#if defined(__x86_64__) || defined(__i386__)
+ALWAYS_INLINE vl mk(vl m) { return (vl)((vd)m + splat(0.0)); }
+#else
+ALWAYS_INLINE vl mk(vl m) { return m; }
+#endif
+
+/* Nonzero when any lane of the mask m is set. */
+ALWAYS_INLINE int any_lane(vl m)
+{
+    const vl s4 = {4, 5, 6, 7, 0, 1, 2, 3}, s2 = {2, 3, 0, 1, 6, 7, 4, 5},
+             s1 = {1, 0, 3, 2, 5, 4, 7, 6};
+    m |= __builtin_shuffle(m, s4);
+    m |= __builtin_shuffle(m, s2);
+    m |= __builtin_shuffle(m, s1);
+    return m[0] != 0;
+}
+
+/* Exact conversion of integers 0 <= c < 2^51 to double, on any instruction set. */
+ALWAYS_INLINE vd i2d(vl c)
+{
+    return (vd)(c | splatl(0x4330000000000000)) - splat(0x1p52);
+}
+
+/* sqrt(q) for finite q >= 0, by Newton's iteration for 1/sqrt(q) from the classic
+   bit-level first guess (relative error below 3.5 %; four steps take it below the
+   rounding level). GCC vectorises no sqrt() call under -fmath-errno, and a scalar loop
+   over the lanes cost more than this. q = 0 gives 0. */
+ALWAYS_INLINE vd vsqrt(vd q)
+{
+    vd y = (vd)(splatl(0x5FE6EB50C7B537A9) - ((vl)q >> 1));
+    vd hq = splat(0.5) * q, c = splat(1.5);
+    for (int it = 0; it < 4; ++it)
+        y = y * (c - hq * y * y);
+    return q * y;
+}
 
 /* The dlaebz guard: a pivot of magnitude below pivmin becomes -pivmin. */
 ALWAYS_INLINE vd guard(vd p) { return sel(vabs(p) < splat(DBL_MIN), splat(-DBL_MIN), p); }
 
 static double guard1(double p) { return fabs(p) < DBL_MIN ? -DBL_MIN : p; }
+
+/* 8 x 8 transpose: row j of the result holds entry j of every input vector. */
+ALWAYS_INLINE void transpose8(vd r[8])
+{
+    const vl lo2 = {0, 8, 2, 10, 4, 12, 6, 14}, hi2 = {1, 9, 3, 11, 5, 13, 7, 15};
+    const vl lo4 = {0, 1, 8, 9, 4, 5, 12, 13}, hi4 = {2, 3, 10, 11, 6, 7, 14, 15};
+    const vl lo8 = {0, 1, 2, 3, 8, 9, 10, 11}, hi8 = {4, 5, 6, 7, 12, 13, 14, 15};
+    vd t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = __builtin_shuffle(r[i], r[i + 1], lo2);
+        t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi2);
+    }
+    for (int i = 0; i < 8; i += 4)
+        for (int j = 0; j < 2; ++j) {
+            u[i + j] = __builtin_shuffle(t[i + j], t[i + j + 2], lo4);
+            u[i + j + 2] = __builtin_shuffle(t[i + j], t[i + j + 2], hi4);
+        }
+    for (int j = 0; j < 4; ++j) {
+        r[j] = __builtin_shuffle(u[j], u[j + 4], lo8);
+        r[j + 4] = __builtin_shuffle(u[j], u[j + 4], hi8);
+    }
+}
 
 /* ---------------------------------------------------------------- the solver body */
 
@@ -188,458 +283,571 @@ typedef struct job {
     int want_vec;
     size_t v0, v1;   /* vector range [v0, v1) */
     size_t bad;      /* first non-finite matrix in the range, or batch->count */
-    size_t passes;   /* passes this range needed */
+    size_t passes;   /* most passes any vector of the range needed */
 } job;
 
-/* Copies and scales the matrices of lanes [v0 W, v1 W) into SoA form and sets up each
-   lane's bracket. Returns 0, or 1 after recording the first non-finite matrix. */
-ALWAYS_INLINE int load_range(job *jb)
+/* Copies rows [0, len) of the W matrices src[l] into SoA rows dst + i * bp (the
+   vector's lanes), tracking the largest magnitude (*amax) and a sum that is NaN when
+   an entry is not finite (*chk: x - x is 0 for finite x and NaN for Inf and NaN).
+   Full blocks of 8 rows go through an in-register transpose. */
+ALWAYS_INLINE void load_rows(const double *const *src, size_t len, double *dst, size_t bp,
+                             vd *amax, vd *chk)
+{
+    size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        vd r[8];
+        for (int l = 0; l < W; ++l)
+            r[l] = ldu(src[l] + i);
+        transpose8(r);
+        vd m[4], c[4];
+        for (int j = 0; j < 4; ++j) {
+            ST(dst + (i + (size_t)j) * bp, r[j]);
+            ST(dst + (i + (size_t)j + 4) * bp, r[j + 4]);
+            m[j] = vmax(vabs(r[j]), vabs(r[j + 4]));
+            c[j] = (r[j] - r[j]) + (r[j + 4] - r[j + 4]);
+        }
+        *amax = vmax(*amax, vmax(vmax(m[0], m[1]), vmax(m[2], m[3])));
+        *chk += (c[0] + c[1]) + (c[2] + c[3]);
+    }
+    for (; i < len; ++i) {
+        vd t;
+        for (int l = 0; l < W; ++l)
+            t[l] = src[l][i];
+        ST(dst + i * bp, t);
+        *amax = vmax(*amax, vabs(t));
+        *chk += t - t;
+    }
+}
+
+/* Loads vector v (lanes v W .. v W + W - 1): copies and scales its matrices into SoA
+   form and sets up each lane's bracket. Returns 0, or 1 after recording the first
+   non-finite matrix. */
+ALWAYS_INLINE int load_vector(job *jb, size_t v)
 {
     kry_tridiag_ws *ws = jb->ws;
     const kry_tridiag_batch *B = jb->batch;
-    const size_t n = B->n, bp = ws->bp, count = B->count;
+    const size_t n = B->n, bp = ws->bp, count = B->count, o = v * W;
+    const double *dl[W], *el[W];
+    for (int l = 0; l < W; ++l) {
+        size_t b = o + (size_t)l;
+        /* Padding lanes read matrix 0 and are zeroed below. */
+        int real = b < count;
+        dl[l] = B->d + (real ? b * B->ldd : 0);
+        el[l] = n > 1 ? B->e + (real ? b * B->lde : 0) : NULL;
+    }
+    vd amax = splat(0.0), chk = splat(0.0);
+    load_rows(dl, n, ws->d + o, bp, &amax, &chk);
+    if (n > 1)
+        load_rows(el, n - 1, ws->e + o, bp, &amax, &chk);
+    /* Scale: a power of two putting the largest entry in [0.5, 1) (exact). */
+    vd sc;
+    for (int l = 0; l < W; ++l) {
+        size_t b = o + (size_t)l;
+        if (b >= count) {
+            sc[l] = 0.0;
+            continue;
+        }
+        if (chk[l] != 0.0) {
+            if (b < jb->bad)
+                jb->bad = b;
+            return 1;
+        }
+        sc[l] = amax[l] > 0.0 ? ldexp(1.0, -(ilogb(amax[l]) + 1)) : 1.0;
+        ws->scale[b] = sc[l];
+    }
+    /* Scale in place, square the off-diagonal and find the Gershgorin interval; two
+       sets of accumulators halve the compare-and-select dependency chains. */
+    vd glo[2] = {splat(INFINITY), splat(INFINITY)}, ghi[2] = {-glo[0], -glo[0]};
+    vd eprev = splat(0.0);
+    for (size_t i = 0; i < n; ++i) {
+        double *dr = ws->d + i * bp + o, *er = ws->e + i * bp + o, *e2r = ws->e2 + i * bp + o;
+        vd di = LD(dr) * sc, ei = splat(0.0);
+        ST(dr, di);
+        if (i + 1 < n) {
+            ei = LD(er) * sc;
+            ST(er, ei);
+        } else {
+            ST(er, ei);
+        }
+        ST(e2r, ei * ei);
+        vd aei = vabs(ei), rad = eprev + aei;
+        glo[i & 1] = vmin(glo[i & 1], di - rad);
+        ghi[i & 1] = vmax(ghi[i & 1], di + rad);
+        eprev = aei;
+    }
+    glo[0] = vmin(glo[0], glo[1]);
+    ghi[0] = vmax(ghi[0], ghi[1]);
     const int warm = jb->params->warm_start;
-    for (size_t v = jb->v0; v < jb->v1; ++v) {
-        const size_t o = v * W;
-        const double *dl[W], *el[W];
-        for (int l = 0; l < W; ++l) {
-            size_t b = o + (size_t)l;
-            /* Padding lanes read matrix 0 and are zeroed below. */
-            int real = b < count;
-            dl[l] = B->d + (real ? b * B->ldd : 0);
-            el[l] = n > 1 ? B->e + (real ? b * B->lde : 0) : NULL;
+    for (int l = 0; l < W; ++l) {
+        size_t b = o + (size_t)l;
+        if (b >= count) {
+            ws->done[b] = -1;
+            ws->pad[b] = -1;
+            ws->lam[b] = 0.0;
+            ws->scale[b] = 1.0;
+            ws->kk[b] = 0.0;
+            ws->lo[b] = ws->hi[b] = ws->x[b] = 0.0;
+            ws->tnorm[b] = 0.0;
+            continue;
         }
-        /* Transpose into SoA form, tracking each lane's largest magnitude and whether
-           every entry is finite (|x| <= DBL_MAX fails for NaN and Inf). */
-        vd amax = splat(0.0);
-        vl ok = splatl(-1);
-        for (size_t i = 0; i < n; ++i) {
-            double *row = ws->d + i * bp + o;
-            vd t = {dl[0][i], dl[1][i], dl[2][i], dl[3][i],
-                    dl[4][i], dl[5][i], dl[6][i], dl[7][i]};
-            ST(row, t);
-            vd a = vabs(t);
-            ok &= (vl)(a <= splat(DBL_MAX));
-            amax = sel(a > amax, a, amax);
+        ws->pad[b] = 0;
+        double lo = glo[0][l], hi = ghi[0][l];
+        double tn = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi);
+        /* Widen as LAPACK's dstebz does, so that rounding in the counts cannot exclude
+           an eigenvalue. */
+        double fudge = 2.0 * DBL_EPSILON * (double)n * tn + 4.0 * DBL_MIN;
+        lo -= fudge;
+        hi += fudge;
+        ws->kk[b] = (double)(jb->kvec ? jb->kvec[b] : jb->k);
+        ws->tnorm[b] = tn;
+        ws->atol[b] = jb->params->tol * tn + 4.0 * DBL_MIN;
+        ws->lo[b] = lo;
+        ws->hi[b] = hi;
+        ws->clo[b] = 0.0;
+        ws->chi[b] = (double)n;
+        ws->wprev[b] = hi - lo;
+        ws->mode[b] = 0.0;
+        ws->x[b] = 0.5 * (lo + hi);
+        if (warm) {
+            double g = jb->lambda[b] * ws->scale[b];
+            if (isfinite(g) && g > lo && g < hi)
+                ws->x[b] = g;
         }
-        for (size_t i = 0; i + 1 < n; ++i) {
-            double *row = ws->e + i * bp + o;
-            vd t = {el[0][i], el[1][i], el[2][i], el[3][i],
-                    el[4][i], el[5][i], el[6][i], el[7][i]};
-            ST(row, t);
-            vd a = vabs(t);
-            ok &= (vl)(a <= splat(DBL_MAX));
-            amax = sel(a > amax, a, amax);
-        }
-        /* Scale: a power of two putting the largest entry in [0.5, 1) (exact). */
-        vd sc;
-        for (int l = 0; l < W; ++l) {
-            size_t b = o + (size_t)l;
-            if (b >= count) {
-                sc[l] = 0.0;
-                continue;
-            }
-            if (!ok[l]) {
-                if (b < jb->bad)
-                    jb->bad = b;
-                return 1;
-            }
-            sc[l] = amax[l] > 0.0 ? ldexp(1.0, -(ilogb(amax[l]) + 1)) : 1.0;
-            ws->scale[b] = sc[l];
-        }
-        for (size_t i = 0; i < n; ++i)
-            ST(ws->d + i * bp + o, LD(ws->d + i * bp + o) * sc);
-        for (size_t i = 0; i + 1 < n; ++i) {
-            vd t = LD(ws->e + i * bp + o) * sc;
-            ST(ws->e + i * bp + o, t);
-            ST(ws->e2 + i * bp + o, t * t);
-        }
-        ST(ws->e + (n - 1) * bp + o, splat(0.0));
-        ST(ws->e2 + (n - 1) * bp + o, splat(0.0));
-        /* Gershgorin interval and norm. */
-        vd glo = splat(INFINITY), ghi = splat(-INFINITY), eprev = splat(0.0);
-        for (size_t i = 0; i < n; ++i) {
-            vd ei = vabs(LD(ws->e + i * bp + o)), di = LD(ws->d + i * bp + o);
-            vd rad = eprev + ei;
-            vd a = di - rad, c = di + rad;
-            glo = sel(a < glo, a, glo);
-            ghi = sel(c > ghi, c, ghi);
-            eprev = ei;
-        }
-        for (int l = 0; l < W; ++l) {
-            size_t b = o + (size_t)l;
-            if (b >= count) {
-                ws->done[b] = -1;
-                ws->lam[b] = 0.0;
-                ws->scale[b] = 1.0;
-                ws->kk[b] = 0;
-                ws->lo[b] = ws->hi[b] = ws->x[b] = 0.0;
-                ws->loi[b] = ws->hii[b] = NAN;
-                ws->tnorm[b] = 0.0;
-                continue;
-            }
-            double lo = glo[l], hi = ghi[l];
-            double tn = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi);
-            /* Widen as LAPACK's dstebz does, so that rounding in the counts cannot
-               exclude an eigenvalue. */
-            double fudge = 2.0 * DBL_EPSILON * (double)n * tn + 4.0 * DBL_MIN;
-            lo -= fudge;
-            hi += fudge;
-            ws->kk[b] = (int64_t)(jb->kvec ? jb->kvec[b] : jb->k);
-            ws->tnorm[b] = tn;
-            ws->atol[b] = jb->params->tol * tn + 4.0 * DBL_MIN;
-            ws->lo[b] = lo;
-            ws->hi[b] = hi;
-            ws->clo[b] = 0;
-            ws->chi[b] = (int64_t)n;
-            ws->loi[b] = ws->hii[b] = NAN;
-            ws->iso[b] = 0;
-            ws->step1[b] = ws->step2[b] = ws->wprev[b] = hi - lo;
-            ws->mode[b] = 0;
-            ws->x[b] = 0.5 * (lo + hi);
-            if (warm) {
-                double g = jb->lambda[b] * ws->scale[b];
-                if (isfinite(g) && g > lo && g < hi) {
-                    ws->x[b] = g;
-                }
-            }
-            ws->done[b] = 0;
-            if (n == 1 || tn == 0.0) {
-                /* 1 x 1 and zero matrices: the eigenvalue is the diagonal entry. */
-                ws->done[b] = -1;
-                ws->lam[b] = ws->d[b];
-                ws->loi[b] = -INFINITY;
-                ws->hii[b] = INFINITY;
-            }
+        ws->done[b] = 0;
+        if (n == 1 || tn == 0.0) {
+            /* 1 x 1 and zero matrices: the eigenvalue is the diagonal entry. */
+            ws->done[b] = -1;
+            ws->lam[b] = ws->d[b];
         }
     }
+    ws->needd[v] = (unsigned char)(warm != 0);
+    ws->npass[v] = 0;
     return 0;
 }
 
-/* One Sturm pass at x for G active vectors held in registers. With
-   f(x) = det(T - xI) = prod_j (lambda_j - x), it returns the number of eigenvalues
-   below x (negative pivots), G = f'/f = sum_j 1/(x - lambda_j) and
-   H = (f'/f)^2 - f''/f = sum_j 1/(x - lambda_j)^2, from the twisted factorisation
-   T - xI = N Delta N^T at the middle row m = n/2 (as LAPACK's dlaneg): forward pivots
-   p_i (i < m) and backward pivots q_i (i > m) run as two independent recurrences, which
-   halves the dependency chain of a pass, and
-     count = #{p_i < 0} + #{q_i < 0} + [gamma < 0],
-     gamma = d_m - x - e_{m-1}^2 / p_{m-1} - e_m^2 / q_{m+1}     (Sylvester's law),
-     G = sum u'/u, H = sum ((u'/u)^2 - u''/u) over all pivots u (and gamma),
-   with u' and u'' from differentiating the pivot recurrences.
-   G is a compile-time constant at every call, so the group loops unroll.
-   The fast variant (guarded = 0) skips the dlaebz pivmin test: a zero or tiny pivot
-   then gives a reciprocal of +-Inf and the next pivot -+Inf, which yields the same
-   count as the guarded recurrence, except that Inf * 0 (a split right after a zero
-   pivot) or Inf - Inf at the twist gives NaN. A NaN reaches gamma, so a group whose
-   gamma is NaN is simply recomputed with the guard (guarded = 1). */
-ALWAYS_INLINE int sturm_group(kry_tridiag_ws *ws, size_t n, const size_t *act, int G,
-                              int guarded, int deriv)
+/* ---------------------------------------------------------------- Sturm passes */
+
+/* One member of a Sturm pass: a vector of W matrices and W shifts. */
+typedef struct member {
+    size_t o;           /* lane offset of the vector: v * W */
+    const double *x;    /* the W shifts */
+    double *cnt;        /* out: number of eigenvalues below x, per lane */
+    const int64_t *ign; /* lanes whose breakdown does not matter (done or padding) */
+} member;
+
+/* Rows between two rescalings of the three-term recurrences. Per row the pair
+   (u_j, u_{j-1}) grows at most by |d_j - x| + e_{j-1}^2 <= 5 (entries below 1 after
+   scaling, x inside the widened Gershgorin interval), so 16 rows grow it by < 2^38. */
+#define RB 16
+
+/* A power of two f with (|u| + |v|) f in [1, 2), for rescaling a recurrence pair
+   exactly. Lanes where |u| + |v| < 2^-900 are ORed into *bad: there the pair may have
+   underflowed. (Within RB rows of a pair >= 2^-900 the pair stays above 2^-970, so
+   rounding is still relative to the pair's size; an underflowing single member of a
+   pair is harmless, its absolute error being far below the rounding of its neighbour.) */
+ALWAYS_INLINE vd rescale(vd u, vd v, vl *bad)
+{
+    vd s = vabs(u) + vabs(v);
+    *bad |= mk((vl)(s < splat(0x1p-900)));
+    return (vd)((splatl(2046) - ((vl)s >> 52)) << 52);
+}
+
+/* One Sturm pass for G members at once (G, and dmask, whose bit g asks for G and H of
+   member g, are compile-time constants at every call, so the loops unroll and two
+   members give the FMA pipes enough independent work). Without divisions: with
+   a_j = d_j - x and b_j = e_j^2, the leading minors of T - xI obey
+   u_j = a_j u_{j-1} - b_{j-1} u_{j-2} (u_{-1} = 1, u_{-2} = 0) and the trailing ones
+   w_j = a_j w_{j+1} - b_j w_{j+2} (w_n = 1, w_{n+1} = 0). The LDL^T pivots are their
+   ratios, so the number of negative pivots (Sylvester: the number of eigenvalues below
+   x) is the number of sign changes. The two recurrences run towards the middle row
+   m = n/2 (as in the twisted factorisation of LAPACK's dlaneg, halving the dependency
+   chain) and meet in
+     f(x) = det(T - xI) = u_{m-1} w_m - b_{m-1} u_{m-2} w_{m+1},
+   the twist pivot being gamma_m = f / (u_{m-1} w_{m+1}), so
+     count = changes(u_{-1..m-1}) + changes(w_{n..m+1}) + [sign f != sign(u_{m-1} w_{m+1})].
+   Why no division: each row then costs one multiply and one FMA on the critical path
+   instead of a division, whose throughput bounded the LDL^T pass.
+   Accuracy: the computed u_j are, up to a positive factor per row, the exact minors of
+   a matrix whose d_j - x and e_j^2 carry relative perturbations of a few ulps, so the
+   count is as backward stable as the LDL^T count (Wilkinson, The Algebraic Eigenvalue
+   Problem, 5.39); exact powers of two rescale the pairs every RB rows. An exact zero
+   u_j between nonzero neighbours adds exactly one sign change whatever the sign of the
+   zero, as the pivmin guard does (u_{j+1} = -b_j u_{j-1}). A zero pair (a split right
+   after a zero minor) or an underflowing pair is flagged by rescale(); the function
+   then returns a bit mask of the flagged members and the caller redoes each of them
+   with ldl_one(), so a lane's result never depends on which vector shares its pass.
+   For deriv members the same recurrences differentiated in x (a_j' = -1) give f' and
+   f'', hence G = f'/f = sum_j 1/(x - lambda_j) and H = G^2 - f''/f =
+   sum_j 1/(x - lambda_j)^2 for the Laguerre step (into ws->s and ws->dp). */
+ALWAYS_INLINE int sturm3_group(kry_tridiag_ws *ws, size_t n, const member *mb, int G,
+                               int dmask)
 {
     const size_t bp = ws->bp, m = n / 2, nb = n - 1 - m;
+    const double *d = ws->d, *e2 = ws->e2;
     const vd one = splat(1.0), zero = splat(0.0), two = splat(2.0);
-    vd x[GMAX] = {{0}}, rf[GMAX] = {{0}}, df[GMAX] = {{0}}, ff[GMAX] = {{0}},
-       rb[GMAX] = {{0}}, db[GMAX] = {{0}}, fb[GMAX] = {{0}}, s[GMAX] = {{0}},
-       h[GMAX] = {{0}};
-    vl c[GMAX] = {{0}};
-    size_t o[GMAX] = {0};
+    /* Forward state: (uf, vf) = (u_j, u_{j-1}) with derivatives (duf, dvf) and second
+       derivatives (hf, hvf); backward state likewise. */
+    vd x[NS], uf[NS], vf[NS], ub[NS], vb[NS];
+    vd duf[NS], dvf[NS], hf[NS], hvf[NS], dub[NS], dvb[NS], hb[NS], hvb[NS];
+    vl c[NS], bad[NS];
+    size_t o[NS];
     _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
-        o[g] = act[g] * W;
-        x[g] = LD(ws->x + o[g]);
-        vd p = LD(ws->d + o[g]) - x[g];
-        if (guarded)
-            p = guard(p);
-        rf[g] = one / p;
-        df[g] = -one;
-        ff[g] = zero;
-        s[g] = -rf[g];
-        h[g] = rf[g] * rf[g];
-        c[g] = (vl)p >> 63;
-        rb[g] = zero;
-        db[g] = zero;
-        fb[g] = zero;
+        const int dv = (dmask >> g) & 1;
+        o[g] = mb[g].o;
+        x[g] = LD(mb[g].x);
+        bad[g] = splatl(0);
+        uf[g] = LD(d + o[g]) - x[g];
+        vf[g] = one;
+        c[g] = (vl)uf[g] >> 63;
         if (nb > 0) {
-            vd q = LD(ws->d + (n - 1) * bp + o[g]) - x[g];
-            if (guarded)
-                q = guard(q);
-            rb[g] = one / q;
-            db[g] = -one;
-            s[g] -= rb[g];
-            h[g] += rb[g] * rb[g];
-            c[g] += (vl)q >> 63;
+            ub[g] = LD(d + (n - 1) * bp + o[g]) - x[g];
+            vb[g] = one;
+            c[g] += (vl)ub[g] >> 63;
+        } else {
+            ub[g] = one;
+            vb[g] = zero;
         }
+        if (dv) {
+            duf[g] = -one;
+            dvf[g] = zero;
+            hf[g] = zero;
+            hvf[g] = zero;
+            dub[g] = nb > 0 ? -one : zero;
+            dvb[g] = zero;
+            hb[g] = zero;
+            hvb[g] = zero;
+        }
+    }
+    /* Forward rows 1..m-1 and backward rows n-2..m+1 side by side (nb - 1 <= m - 1). */
+    for (size_t i0 = 1; i0 < m; i0 += RB) {
+        size_t i1 = i0 + RB < m ? i0 + RB : m;
+        for (size_t i = i0; i < i1; ++i) {
+            const double *di = d + i * bp, *bi = e2 + (i - 1) * bp;
+            size_t j = n - 1 - i;
+            const double *dj = d + j * bp, *bj = e2 + j * bp;
+            int back = i < nb;
+            _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+                const int dv = (dmask >> g) & 1;
+                vd a = LD(di + o[g]) - x[g], b = LD(bi + o[g]);
+                vd un = a * uf[g] - b * vf[g];
+                c[g] += ((vl)un ^ (vl)uf[g]) >> 63;
+                if (dv) {
+                    vd dn = a * duf[g] - (uf[g] + b * dvf[g]);
+                    vd hn = a * hf[g] - (two * duf[g] + b * hvf[g]);
+                    dvf[g] = duf[g];
+                    duf[g] = dn;
+                    hvf[g] = hf[g];
+                    hf[g] = hn;
+                }
+                vf[g] = uf[g];
+                uf[g] = un;
+                if (back) {
+                    vd ab = LD(dj + o[g]) - x[g], bb = LD(bj + o[g]);
+                    vd wn = ab * ub[g] - bb * vb[g];
+                    c[g] += ((vl)wn ^ (vl)ub[g]) >> 63;
+                    if (dv) {
+                        vd dn = ab * dub[g] - (ub[g] + bb * dvb[g]);
+                        vd hn = ab * hb[g] - (two * dub[g] + bb * hvb[g]);
+                        dvb[g] = dub[g];
+                        dub[g] = dn;
+                        hvb[g] = hb[g];
+                        hb[g] = hn;
+                    }
+                    vb[g] = ub[g];
+                    ub[g] = wn;
+                }
+            }
+        }
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+            const int dv = (dmask >> g) & 1;
+            vd f = rescale(uf[g], vf[g], &bad[g]);
+            uf[g] *= f;
+            vf[g] *= f;
+            vd fb = rescale(ub[g], vb[g], &bad[g]);
+            ub[g] *= fb;
+            vb[g] *= fb;
+            if (dv) {
+                duf[g] *= f;
+                dvf[g] *= f;
+                hf[g] *= f;
+                hvf[g] *= f;
+                dub[g] *= fb;
+                dvb[g] *= fb;
+                hb[g] *= fb;
+                hvb[g] *= fb;
+            }
+        }
+    }
+    /* The meeting row m: w_m by one more backward step, then f = det(T - xI). */
+    const double *dm = d + m * bp, *bl = e2 + (m - 1) * bp, *br = e2 + m * bp;
+    int flagged = 0;
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        const int dv = (dmask >> g) & 1;
+        flagged |= any_lane(bad[g] & ~LDL(mb[g].ign)) << g;
+        vd a = LD(dm + o[g]) - x[g], bL = LD(bl + o[g]), bR = LD(br + o[g]);
+        vd wm = a * ub[g] - bR * vb[g];
+        vd f = uf[g] * wm - bL * (vf[g] * ub[g]);
+        c[g] += ((vl)f ^ (vl)uf[g] ^ (vl)ub[g]) >> 63;
+        ST(mb[g].cnt, i2d(-c[g]));
+        if (dv) {
+            vd dwm = a * dub[g] - (ub[g] + bR * dvb[g]);
+            vd hwm = a * hb[g] - (two * dub[g] + bR * hvb[g]);
+            vd df = duf[g] * wm + uf[g] * dwm - bL * (dvf[g] * ub[g] + vf[g] * dub[g]);
+            vd hf2 = hf[g] * wm + two * duf[g] * dwm + uf[g] * hwm -
+                     bL * (hvf[g] * ub[g] + two * dvf[g] * dub[g] + vf[g] * hb[g]);
+            /* f == 0: x is an eigenvalue to working accuracy; a tiny f keeps G and H
+               finite (huge), so the Laguerre step is (nearly) zero. */
+            f = sel(f == zero, splat(DBL_MIN), f);
+            vd rf = one / f, gg = df * rf;
+            ST(ws->s + o[g], gg);
+            ST(ws->dp + o[g], gg * gg - hf2 * rf);
+        }
+    }
+    return flagged;
+}
+
+/* The same pass for one member with the guarded LDL^T recurrence of LAPACK's dlaebz,
+   the fallback for members flagged by sturm3_group: every pivot passes the pivmin
+   guard, so it never breaks down. Forward pivots p_i (i < m) and backward pivots q_i
+   (i > m) meet in the twist pivot gamma = d_m - x - e_{m-1}^2 / p_{m-1} -
+   e_m^2 / q_{m+1}, and count = #{p_i < 0} + #{q_i < 0} + [gamma < 0]. With deriv,
+   G = sum u'/u and H = sum ((u'/u)^2 - u''/u) over all pivots u (and gamma), with u'
+   and u'' from differentiating the pivot recurrences. */
+ALWAYS_INLINE void ldl_one(kry_tridiag_ws *ws, size_t n, const member *mb, int deriv)
+{
+    const size_t bp = ws->bp, m = n / 2, nb = n - 1 - m, o = mb->o;
+    const vd one = splat(1.0), zero = splat(0.0), two = splat(2.0);
+    const vd x = LD(mb->x);
+    vd rb = zero, db = zero, fb = zero;
+    vd p = guard(LD(ws->d + o) - x);
+    vd rf = one / p, df = -one, ff = zero, s = -rf, h = rf * rf;
+    vl c = (vl)p >> 63;
+    if (nb > 0) {
+        vd q = guard(LD(ws->d + (n - 1) * bp + o) - x);
+        rb = one / q;
+        db = -one;
+        s -= rb;
+        h += rb * rb;
+        c += (vl)q >> 63;
     }
     for (size_t j = 1; j < m; ++j) {
-        const double *di = ws->d + j * bp, *ei = ws->e2 + (j - 1) * bp;
-        size_t ib = n - 1 - j;
-        const double *dbk = ws->d + ib * bp, *ebk = ws->e2 + ib * bp;
-        int back = j < nb;
-        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
-            vd e2 = LD(ei + o[g]), t = e2 * rf[g];
-            vd p = (LD(di + o[g]) - x[g]) - t;
-            if (guarded)
-                p = guard(p);
-            vd tr = t * rf[g];
-            if (deriv) {
-                ff[g] = tr * (ff[g] - two * df[g] * df[g] * rf[g]);
-                df[g] = tr * df[g] - one;
-            }
-            rf[g] = one / p;
-            if (deriv) {
-                vd u = df[g] * rf[g];
-                s[g] += u;
-                h[g] += u * u - ff[g] * rf[g];
-            }
-            c[g] += (vl)p >> 63;
-            if (back) {
-                vd e2b = LD(ebk + o[g]), tb = e2b * rb[g];
-                vd q = (LD(dbk + o[g]) - x[g]) - tb;
-                if (guarded)
-                    q = guard(q);
-                vd trb = tb * rb[g];
-                if (deriv) {
-                    fb[g] = trb * (fb[g] - two * db[g] * db[g] * rb[g]);
-                    db[g] = trb * db[g] - one;
-                }
-                rb[g] = one / q;
-                if (deriv) {
-                    vd ub = db[g] * rb[g];
-                    s[g] += ub;
-                    h[g] += ub * ub - fb[g] * rb[g];
-                }
-                c[g] += (vl)q >> 63;
-            }
-        }
-    }
-    int nan = 0;
-    const double *em = ws->e2 + (m - 1) * bp, *ep = ws->e2 + m * bp;
-    _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
-        vd tf = LD(em + o[g]) * rf[g], tb = LD(ep + o[g]) * rb[g];
-        vd gam = (LD(ws->d + m * bp + o[g]) - x[g]) - tf - tb;
-        if (guarded)
-            gam = guard(gam);
+        vd t = LD(ws->e2 + (j - 1) * bp + o) * rf;
+        p = guard((LD(ws->d + j * bp + o) - x) - t);
+        vd tr = t * rf;
         if (deriv) {
-            vd trf = tf * rf[g], trb = tb * rb[g];
-            vd dg = trf * df[g] + trb * db[g] - one;
-            vd fg = trf * (ff[g] - two * df[g] * df[g] * rf[g]) +
-                    trb * (fb[g] - two * db[g] * db[g] * rb[g]);
-            vd rg = one / gam, u = dg * rg;
-            s[g] += u;
-            h[g] += u * u - fg * rg;
-            ST(ws->s + o[g], s[g]);
-            ST(ws->dp + o[g], h[g]);
+            ff = tr * (ff - two * df * df * rf);
+            df = tr * df - one;
         }
-        c[g] += (vl)gam >> 63;
-        STL(ws->cnt + o[g], -c[g]);
-        vl isnan = (vl)(gam != gam);
-        for (int l = 0; l < W; ++l)
-            nan |= isnan[l] != 0;
+        rf = one / p;
+        if (deriv) {
+            vd u = df * rf;
+            s += u;
+            h += u * u - ff * rf;
+        }
+        c += (vl)p >> 63;
+        if (j < nb) {
+            size_t ib = n - 1 - j;
+            vd tb = LD(ws->e2 + ib * bp + o) * rb;
+            vd q = guard((LD(ws->d + ib * bp + o) - x) - tb);
+            vd trb = tb * rb;
+            if (deriv) {
+                fb = trb * (fb - two * db * db * rb);
+                db = trb * db - one;
+            }
+            rb = one / q;
+            if (deriv) {
+                vd ub = db * rb;
+                s += ub;
+                h += ub * ub - fb * rb;
+            }
+            c += (vl)q >> 63;
+        }
     }
-    return nan;
+    vd tf = LD(ws->e2 + (m - 1) * bp + o) * rf, tb = LD(ws->e2 + m * bp + o) * rb;
+    vd gam = guard((LD(ws->d + m * bp + o) - x) - tf - tb);
+    if (deriv) {
+        vd trf = tf * rf, trb = tb * rb;
+        vd dg = trf * df + trb * db - one;
+        vd fg = trf * (ff - two * df * df * rf) + trb * (fb - two * db * db * rb);
+        vd rg = one / gam, u = dg * rg;
+        s += u;
+        h += u * u - fg * rg;
+        ST(ws->s + o, s);
+        ST(ws->dp + o, h);
+    }
+    c += (vl)gam >> 63;
+    ST(mb->cnt, i2d(-c));
 }
 
-/* Runs groups of up to GMAX vectors: first those that need G and H (ws->needd), then
-   the count-only ones, which cost about a third as much. Reorders act. */
-ALWAYS_INLINE void sturm_pass(kry_tridiag_ws *ws, size_t n, size_t *act, size_t nact)
+/* A Sturm pass over G members, redoing flagged members with the LDL^T recurrence. */
+ALWAYS_INLINE void sturm_pass(kry_tridiag_ws *ws, size_t n, const member *mb, int G,
+                              int dmask)
 {
-    size_t nd = 0;
-    for (size_t a = 0; a < nact; ++a)
-        if (ws->needd[act[a]]) {
-            size_t t = act[nd];
-            act[nd++] = act[a];
-            act[a] = t;
-        }
-    for (int deriv = 1; deriv >= 0; --deriv) {
-        size_t a = deriv ? 0 : nd, end = deriv ? nd : nact;
-        for (; a + GMAX <= end; a += GMAX) {
-            if (deriv ? sturm_group(ws, n, act + a, GMAX, 0, 1)
-                      : sturm_group(ws, n, act + a, GMAX, 0, 0))
-                deriv ? sturm_group(ws, n, act + a, GMAX, 1, 1)
-                      : sturm_group(ws, n, act + a, GMAX, 1, 0);
-        }
-        switch (end - a) {
-#define GROUP_CASE(g)                                                          \
-    case g:                                                                    \
-        if (deriv ? sturm_group(ws, n, act + a, g, 0, 1)                       \
-                  : sturm_group(ws, n, act + a, g, 0, 0))                      \
-            deriv ? sturm_group(ws, n, act + a, g, 1, 1)                       \
-                  : sturm_group(ws, n, act + a, g, 1, 0);                      \
-        break;
-            GROUP_CASE(1)
-            GROUP_CASE(2)
-            GROUP_CASE(3)
-#undef GROUP_CASE
-        default:
-            break;
-        }
-    }
+    int flagged = sturm3_group(ws, n, mb, G, dmask);
+    for (int g = 0; flagged != 0; ++g, flagged >>= 1)
+        if (flagged & 1)
+            ldl_one(ws, n, mb + g, (dmask >> g) & 1);
 }
 
-/* Updates brackets from the counts and picks the next point of every active lane;
-   returns the number of vectors still active (compacting act). */
-ALWAYS_INLINE size_t update(kry_tridiag_ws *ws, size_t n, size_t *act, size_t nact)
+/* ---------------------------------------------------------------- bracket updates */
+
+/* Updates the brackets of vector v from the counts at x and picks every live lane's
+   next point; returns nonzero when all lanes of v have converged. */
+ALWAYS_INLINE int update_vector(kry_tridiag_ws *ws, size_t n, size_t v)
 {
-    size_t keep = 0;
-    const vd half = splat(0.5), eps4 = splat(4.0 * DBL_EPSILON);
-    const vd nn = splat((double)n), nm1 = splat((double)n - 1.0);
-    const vl zero = splatl(0);
-    for (size_t a = 0; a < nact; ++a) {
-        size_t v = act[a], o = v * W;
-        vl done = LDL(ws->done + o), live = ~done;
-        vd x = LD(ws->x + o), lo = LD(ws->lo + o), hi = LD(ws->hi + o);
-        vl c = LDL(ws->cnt + o), k = LDL(ws->kk + o);
-        vl clo = LDL(ws->clo + o), chi = LDL(ws->chi + o);
-        vl left = live & (c <= k), right = live & ~(c <= k);
-        lo = sel(left, x, lo);
-        clo = sell(left, c, clo);
-        hi = sel(right, x, hi);
-        chi = sell(right, c, chi);
-        vl iso = (clo == k) & (chi == k + 1);
-        vl first = iso & ~LDL(ws->iso + o);
-        ST(ws->loi + o, sel(first, lo, LD(ws->loi + o)));
-        ST(ws->hii + o, sel(first, hi, LD(ws->hii + o)));
-        STL(ws->iso + o, iso | LDL(ws->iso + o));
+    const size_t o = v * W;
+    const vd half = splat(0.5), eps4 = splat(4.0 * DBL_EPSILON), zero = splat(0.0);
+    const vd one = splat(1.0), nn = splat((double)n), nm1 = splat((double)n - 1.0);
+    vl done = LDL(ws->done + o), live = ~done;
+    vd x = LD(ws->x + o), lo = LD(ws->lo + o), hi = LD(ws->hi + o);
+    vd c = LD(ws->cnt + o), k = LD(ws->kk + o);
+    vd clo = LD(ws->clo + o), chi = LD(ws->chi + o);
+    vl below = mk((vl)(c <= k)), left = live & below, right = live & ~below;
+    lo = sel(left, x, lo);
+    clo = sel(left, c, clo);
+    hi = sel(right, x, hi);
+    chi = sel(right, c, chi);
 
-        vd w = hi - lo;
-        vd tol = vmax(LD(ws->atol + o), eps4 * vmax(vabs(lo), vabs(hi)));
-        /* Laguerre's method for f(x) = det(T - xI), a polynomial of degree n with real
-           roots: from x in (lambda_{k-1}, lambda_k] (count k) the point
-           x + n / (S - G) lies in (x, lambda_k], and from x in (lambda_k, lambda_{k+1})
-           (count k + 1) the point x - n / (S + G) lies in [lambda_k, x), where
-           S = sqrt((n-1)(nH - G^2)). So the iteration approaches lambda_k monotonically
-           and cubically once one point next to it is known; no full isolation is
-           needed. Rounding that throws a step out of the bracket falls back to
-           bisection. */
-        vd G = LD(ws->s + o), H = LD(ws->dp + o);
-        vd disc = nm1 * (nn * H - G * G), S;
-        for (int l = 0; l < W; ++l)
-            S[l] = disc[l] > 0.0 ? sqrt(disc[l]) : 0.0;
-        vl hasd = splatl(ws->needd[v] ? -1 : 0);
-        vl adjl = c == k, adj = hasd & (adjl | (c == k + 1));
-        vd step = sel(adjl, nn / (S - G), -nn / (S + G));
-        vd xn = x + step, astep = vabs(step);
-        vl inside = (xn > lo) & (xn < hi);
-        vl lag = adj & inside;
-        /* A step below the tolerance ends the iteration even when x + step rounds
-           onto x itself (an end of the bracket). */
-        vl nconv = adj & (astep <= tol);
-        vl conv = live & ((w <= tol) | nconv);
-        vd mid = half * (lo + hi);
+    vd w = hi - lo;
+    vd tol = vmax(LD(ws->atol + o), eps4 * vmax(vabs(lo), vabs(hi)));
+    /* Laguerre's method for f(x) = det(T - xI), a polynomial of degree n with real
+       roots: from x in (lambda_{k-1}, lambda_k] (count k) the point x + n / (S - G)
+       lies in (x, lambda_k], and from x in (lambda_k, lambda_{k+1}) (count k + 1) the
+       point x - n / (S + G) lies in [lambda_k, x), where S = sqrt((n-1)(nH - G^2)).
+       So the iteration approaches lambda_k monotonically and cubically once one point
+       next to it is known; no full isolation is needed. Rounding that throws a step
+       out of the bracket falls back to bisection. */
+    vl hasd = splatl(ws->needd[v] ? -1 : 0);
+    vd G = LD(ws->s + o), H = LD(ws->dp + o);
+    vd S = vsqrt(vmax(nm1 * (nn * H - G * G), zero));
+    vl adjl = mk((vl)(c == k)), adjr = mk((vl)(c == k + one)), adj = hasd & (adjl | adjr);
+    vd step = sel(adjl, nn / (S - G), -nn / (S + G));
+    vd xn = x + step, astep = vabs(step);
+    vl inside = mk((vl)(xn > lo)) & mk((vl)(xn < hi));
+    vl lag = adj & inside;
+    /* A step below the tolerance ends the iteration even when x + step rounds onto x
+       itself (an end of the bracket). A tiny step is also what Laguerre gives from a
+       point just past the wrong neighbour (x just above lambda_{k-1} with count k);
+       there G = sum 1/(x - lambda_j) is large and positive, while next to lambda_k it
+       is large and negative (positive from the right), so the sign of G tells the two
+       apart. */
+    vl gside = (adjl & mk((vl)(G < zero))) | (adjr & mk((vl)(G > zero)));
+    vl nconv = adj & gside & mk((vl)(astep <= tol));
+    vl conv = live & (mk((vl)(w <= tol)) | nconv);
+    vd mid = half * (lo + hi);
 
-        /* Far from lambda_k: interpolate the eigenvalue count linearly across the
-           bracket (aiming at count k + 1/2), kept off the ends, unless the previous
-           interpolation step failed to halve the bracket; then bisect. */
-        vl mode = LDL(ws->mode + o);
-        vd wprev = LD(ws->wprev + o);
-        vd frac = (__builtin_convertvector(k - clo, vd) + half) /
-                  __builtin_convertvector(chi - clo, vd);
-        frac = vmax(splat(0.0625), frac);
-        frac = sel(frac > splat(0.9375), splat(0.9375), frac);
-        vd xi = lo + frac * w;
-        vl interp_ok = (mode == zero) | ((mode == splatl(1)) & (w <= half * wprev));
-        vd xnext = sel(lag, xn, sel(interp_ok, xi, mid));
-        vl newmode = sell(interp_ok & ~lag, splatl(1), splatl(3));
-        newmode = sell((mode == splatl(1)) & ~interp_ok, zero, newmode);
-        STL(ws->mode + o, sell(live, newmode, mode));
-        ST(ws->wprev + o, sel(live, w, wprev));
+    /* Far from lambda_k: interpolate the eigenvalue count linearly across the bracket
+       (aiming at count k + 1/2), kept off the ends, unless the previous interpolation
+       step failed to halve the bracket; then bisect. Modes: 0 interpolate, 1 the last
+       step interpolated, 3 otherwise. */
+    vd mode = LD(ws->mode + o), wprev = LD(ws->wprev + o);
+    vd frac = (k - clo + half) / (chi - clo);
+    frac = vmin(splat(0.9375), vmax(splat(0.0625), frac));
+    vd xi = lo + frac * w;
+    vl m1 = mk((vl)(mode == one));
+    vl interp_ok = mk((vl)(mode == zero)) | (m1 & mk((vl)(w <= half * wprev)));
+    vd xnext = sel(lag, xn, sel(interp_ok, xi, mid));
+    vd newmode = sel(interp_ok & ~lag, one, splat(3.0));
+    newmode = sel(m1 & ~interp_ok, zero, newmode);
+    ST(ws->mode + o, sel(live, newmode, mode));
+    ST(ws->wprev + o, sel(live, w, wprev));
 
-        vd fin = sel(nconv, vmax(lo, sel(xn > hi, hi, xn)), mid);
-        ST(ws->lam + o, sel(conv, fin, LD(ws->lam + o)));
-        ST(ws->x + o, sel(live, xnext, x));
-        ST(ws->lo + o, lo);
-        ST(ws->hi + o, hi);
-        STL(ws->clo + o, clo);
-        STL(ws->chi + o, chi);
-        done |= conv;
-        STL(ws->done + o, done);
-        /* Derivatives are worth computing at the next point when it will likely lie
-           next to lambda_k: the bracket already has an end there. */
-        vl want = ~done & ((clo == k) | (chi == k + 1));
-        int any = 0;
-        for (int l = 0; l < W; ++l)
-            any |= want[l] != 0;
-        ws->needd[v] = (unsigned char)any;
-        int all = 1;
-        for (int l = 0; l < W; ++l)
-            all &= done[l] != 0;
-        if (!all)
-            act[keep++] = v;
-    }
-    return keep;
+    vd fin = sel(nconv, vmax(lo, vmin(xn, hi)), mid);
+    ST(ws->lam + o, sel(conv, fin, LD(ws->lam + o)));
+    ST(ws->x + o, sel(live, xnext, x));
+    ST(ws->lo + o, lo);
+    ST(ws->hi + o, hi);
+    ST(ws->clo + o, clo);
+    ST(ws->chi + o, chi);
+    done |= conv;
+    STL(ws->done + o, done);
+    /* Derivatives are worth computing at the next point when it will likely lie next
+       to lambda_k: the bracket already has an end there. */
+    vl want = ~done & (mk((vl)(clo == k)) | mk((vl)(chi == k + one)));
+    ws->needd[v] = (unsigned char)any_lane(want);
+    return !any_lane(~done);
 }
 
-/* Eigenvectors of lanes [v0 W, v1 W) at the converged lam, by twisted factorisation;
-   leaves z in ws->fz and 1/||z|| in ws->nrm. Every loop runs over rows outside and
-   vectors inside, so the recurrences of different vectors overlap. */
-ALWAYS_INLINE void twisted(kry_tridiag_ws *ws, size_t n, size_t v0, size_t v1)
+/* ---------------------------------------------------------------- eigenvectors */
+
+/* Eigenvectors of the G vectors vs[] at the converged lam, by twisted factorisation;
+   leaves z in ws->fz and 1/||z|| in ws->nrm. Every loop runs over rows outside and the
+   G vectors inside, so the division chains of different vectors and of the two
+   directions overlap. */
+ALWAYS_INLINE void twisted_group(kry_tridiag_ws *ws, size_t n, const size_t *vs, int G)
 {
     const size_t bp = ws->bp, m = n - 1;
     const vd one = splat(1.0), zero = splat(0.0);
-    double *fp = ws->fz, *rp = ws->rp, *rq = ws->rq, *lamv = ws->lam, *d = ws->d,
-           *e2 = ws->e2, *e = ws->e;
+    double *fp = ws->fz, *rp = ws->rp, *rq = ws->rq, *d = ws->d, *e2 = ws->e2, *e = ws->e;
+    size_t o[NS];
+    vd lam[NS], p[NS], q[NS], best[NS], r[NS], s[NS];
     /* Forward pivots D+ (kept in fz) with reciprocals, and backward pivots D- (only
        reciprocals kept), side by side. */
-    for (size_t v = v0; v < v1; ++v) {
-        size_t o = v * W;
-        vd p = guard(LD(d + o) - LD(lamv + o)), q = guard(LD(d + m * bp + o) - LD(lamv + o));
-        ST(fp + o, p);
-        ST(rp + o, one / p);
-        ST(rq + m * bp + o, one / q);
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        o[g] = vs[g] * W;
+        lam[g] = LD(ws->lam + o[g]);
+        p[g] = guard(LD(d + o[g]) - lam[g]);
+        q[g] = guard(LD(d + m * bp + o[g]) - lam[g]);
+        ST(fp + o[g], p[g]);
+        ST(rp + o[g], one / p[g]);
+        ST(rq + m * bp + o[g], one / q[g]);
     }
     for (size_t i = 1; i < n; ++i) {
         size_t ib = m - i;
-        for (size_t v = v0; v < v1; ++v) {
-            size_t o = v * W;
-            vd lam = LD(lamv + o);
-            vd p = guard(LD(d + i * bp + o) - lam - LD(e2 + (i - 1) * bp + o) * LD(rp + (i - 1) * bp + o));
-            ST(fp + i * bp + o, p);
-            ST(rp + i * bp + o, one / p);
-            vd q = guard(LD(d + ib * bp + o) - lam - LD(e2 + ib * bp + o) * LD(rq + (ib + 1) * bp + o));
-            ST(rq + ib * bp + o, one / q);
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+            p[g] = guard(LD(d + i * bp + o[g]) - lam[g] -
+                         LD(e2 + (i - 1) * bp + o[g]) * LD(rp + (i - 1) * bp + o[g]));
+            ST(fp + i * bp + o[g], p[g]);
+            ST(rp + i * bp + o[g], one / p[g]);
+            q[g] = guard(LD(d + ib * bp + o[g]) - lam[g] -
+                         LD(e2 + ib * bp + o[g]) * LD(rq + (ib + 1) * bp + o[g]));
+            ST(rq + ib * bp + o[g], one / q[g]);
         }
     }
     /* gamma_i = D+_i - e_i^2 / D-_{i+1} and the twist index argmin |gamma_i|. */
-    for (size_t v = v0; v < v1; ++v) {
-        size_t o = v * W;
-        ST(ws->nrm + o, vabs(LD(fp + m * bp + o)));
-        STL(ws->twist + o, splatl((int64_t)m));
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        best[g] = vabs(LD(fp + m * bp + o[g]));
+        r[g] = splat((double)m);
     }
     for (size_t i = 0; i < m; ++i)
-        for (size_t v = v0; v < v1; ++v) {
-            size_t o = v * W;
-            vd g = vabs(LD(fp + i * bp + o) - LD(e2 + i * bp + o) * LD(rq + (i + 1) * bp + o));
-            vl better = g < LD(ws->nrm + o);
-            ST(ws->nrm + o, sel(better, g, LD(ws->nrm + o)));
-            STL(ws->twist + o, sell(better, splatl((int64_t)i), LDL(ws->twist + o)));
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+            vd gm = vabs(LD(fp + i * bp + o[g]) -
+                         LD(e2 + i * bp + o[g]) * LD(rq + (i + 1) * bp + o[g]));
+            vl better = mk((vl)(gm < best[g]));
+            best[g] = sel(better, gm, best[g]);
+            r[g] = sel(better, splat((double)i), r[g]);
         }
     /* z_r = 1; z_i = -e_i z_{i+1} / D+_i above r; z_i = -e_{i-1} z_{i-1} / D-_i below.
        fz now receives z (the forward pivots are no longer needed). */
-    for (size_t v = v0; v < v1; ++v) {
-        size_t o = v * W;
-        vl r = LDL(ws->twist + o);
-        ST(fp + m * bp + o, sel(r == splatl((int64_t)m), one, zero));
-        ST(ws->s + o, LD(fp + m * bp + o));
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        vd z = sel((vl)(r[g] == splat((double)m)), one, zero);
+        ST(fp + m * bp + o[g], z);
+        s[g] = z * z;
     }
-    for (size_t i = m; i-- > 0;)
-        for (size_t v = v0; v < v1; ++v) {
-            size_t o = v * W;
-            vl r = LDL(ws->twist + o), ii = splatl((int64_t)i);
-            vd up = -(LD(e + i * bp + o) * LD(rp + i * bp + o)) * LD(fp + (i + 1) * bp + o);
-            vd z = sel(ii == r, one, sel(ii < r, up, zero));
-            ST(fp + i * bp + o, z);
-            ST(ws->s + o, LD(ws->s + o) + z * z);
+    for (size_t i = m; i-- > 0;) {
+        const vd ii = splat((double)i);
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+            vd up = -(LD(e + i * bp + o[g]) * LD(rp + i * bp + o[g])) *
+                    LD(fp + (i + 1) * bp + o[g]);
+            vd z = sel(mk((vl)(ii == r[g])), one, sel(mk((vl)(ii < r[g])), up, zero));
+            ST(fp + i * bp + o[g], z);
+            s[g] += z * z;
         }
-    for (size_t i = 1; i < n; ++i)
-        for (size_t v = v0; v < v1; ++v) {
-            size_t o = v * W;
-            vl below = splatl((int64_t)i) > LDL(ws->twist + o);
-            vd dn = -(LD(e + (i - 1) * bp + o) * LD(rq + i * bp + o)) * LD(fp + (i - 1) * bp + o);
-            vd z = sel(below, dn, LD(fp + i * bp + o));
-            ST(fp + i * bp + o, z);
-            ST(ws->s + o, LD(ws->s + o) + sel(below, z * z, zero));
+    }
+    for (size_t i = 1; i < n; ++i) {
+        const vd ii = splat((double)i);
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+            vl below = mk((vl)(ii > r[g]));
+            vd dn = -(LD(e + (i - 1) * bp + o[g]) * LD(rq + i * bp + o[g])) *
+                    LD(fp + (i - 1) * bp + o[g]);
+            vd z = sel(below, dn, LD(fp + i * bp + o[g]));
+            ST(fp + i * bp + o[g], z);
+            s[g] += sel(below, z * z, zero);
         }
-    for (size_t b = v0 * W; b < v1 * W; ++b)
-        ws->nrm[b] = 1.0 / sqrt(ws->s[b]);
+    }
+    for (int g = 0; g < G; ++g)
+        for (int l = 0; l < W; ++l)
+            ws->nrm[o[g] + (size_t)l] = 1.0 / sqrt(s[g][l]);
 }
 
 /* Scalar twisted factorisation for one lane with rescaling, used when the vectorised
@@ -708,76 +916,153 @@ static void twisted_safe(kry_tridiag_ws *ws, size_t n, size_t b)
     ws->nrm[b] = 1.0 / sqrt(ss);
 }
 
-/* Solves lanes [v0 W, v1 W): the part of a call one thread does. */
+/* Writes the unit eigenvectors of the G vectors vs[] (after twisted_group and the
+   scalar fallback) to q: full blocks of 8 rows are transposed in registers. */
+ALWAYS_INLINE void store_vectors(job *jb, const size_t *vs, int G)
+{
+    kry_tridiag_ws *ws = jb->ws;
+    const size_t n = jb->batch->n, bp = ws->bp, count = jb->batch->count;
+    for (int g = 0; g < G; ++g) {
+        const size_t o = vs[g] * W;
+        const double *z = ws->fz + o;
+        size_t i = 0;
+        for (; i + 8 <= n; i += 8) {
+            vd r[8];
+            for (int j = 0; j < 8; ++j)
+                r[j] = LD(z + (i + (size_t)j) * bp);
+            transpose8(r);
+            for (int l = 0; l < W && o + (size_t)l < count; ++l) {
+                vd t = r[l] * splat(ws->nrm[o + (size_t)l]);
+                memcpy(jb->q + (o + (size_t)l) * jb->ldq + i, &t, sizeof t);
+            }
+        }
+        for (int l = 0; l < W && o + (size_t)l < count; ++l) {
+            double sc = ws->nrm[o + (size_t)l], *qb = jb->q + (o + (size_t)l) * jb->ldq;
+            for (size_t ii = i; ii < n; ++ii)
+                qb[ii] = z[ii * bp + (size_t)l] * sc;
+        }
+    }
+}
+
+/* Eigenvectors of the G (<= NS) converged vectors vs[]. */
+ALWAYS_INLINE void finish_vectors(job *jb, const size_t *vs, int G)
+{
+    kry_tridiag_ws *ws = jb->ws;
+    const size_t n = jb->batch->n, count = jb->batch->count;
+    if (G == 2)
+        twisted_group(ws, n, vs, 2);
+    else
+        twisted_group(ws, n, vs, 1);
+    for (int g = 0; g < G; ++g)
+        for (size_t b = vs[g] * W; b < vs[g] * W + W && b < count; ++b)
+            if (!(isfinite(ws->nrm[b]) && ws->nrm[b] > 0.0))
+                twisted_safe(ws, n, b);
+    store_vectors(jb, vs, G);
+}
+
+/* Vector v has converged: writes its eigenvalues and tie flags. Lanes still running
+   after MAX_PASSES (not seen in practice) take the midpoint of their bracket. */
+ALWAYS_INLINE void finish_values(job *jb, size_t v)
+{
+    kry_tridiag_ws *ws = jb->ws;
+    const size_t n = jb->batch->n, count = jb->batch->count, o = v * W;
+    const size_t bend = o + W < count ? o + W : count;
+    for (size_t b = o; b < bend; ++b) {
+        if (!ws->done[b])
+            ws->lam[b] = 0.5 * (ws->lo[b] + ws->hi[b]);
+        jb->lambda[b] = ws->lam[b] / ws->scale[b];
+    }
+    if (ws->npass[v] > jb->passes)
+        jb->passes = ws->npass[v];
+    if (!jb->want_vec || jb->tied == NULL)
+        return;
+    if (n == 1) {
+        for (size_t b = o; b < bend; ++b)
+            jb->tied[b] = 0;
+        return;
+    }
+    /* Tie test: count passes at lam +- delta (one pass for both); two or more
+       eigenvalues in (lam - delta, lam + delta] is a tie. */
+    const vd lam = LD(ws->lam + o), dl = splat(jb->params->tie_tol) * LD(ws->tnorm + o);
+    ST(ws->xt + o, lam + dl);
+    ST(ws->x + o, lam - dl);
+    member mb[2] = {{o, ws->xt + o, ws->ct + o, ws->pad + o},
+                    {o, ws->x + o, ws->cnt + o, ws->pad + o}};
+    sturm_pass(ws, n, mb, 2, 0);
+    for (size_t b = o; b < bend; ++b)
+        jb->tied[b] = (unsigned char)(ws->tnorm[b] == 0.0 || ws->ct[b] - ws->cnt[b] >= 2.0);
+}
+
+/* Solves vectors [v0, v1): the part of a call one thread does. NS vectors are in
+   flight; each pass updates both, and a converged vector is finished and replaced by
+   the next one, so each vector's rows stay in the L1 cache through its passes.
+   Eigenvectors are computed for pairs of converged vectors (their divisions overlap). */
 ALWAYS_INLINE void solve_body(job *jb)
 {
     kry_tridiag_ws *ws = jb->ws;
-    const kry_tridiag_batch *B = jb->batch;
-    size_t n = B->n, bp = ws->bp;
+    const size_t n = jb->batch->n;
+    size_t slot[NS], nslot = 0, next = jb->v0, pend[NS], npend = 0;
     jb->passes = 0;
-    if (load_range(jb))
-        return;
-    /* Each thread owns the slice of the active list that starts at its v0. */
-    size_t *act = ws->act + jb->v0, nact = 0;
-    for (size_t v = jb->v0; v < jb->v1; ++v) {
-        ws->needd[v] = jb->params->warm_start != 0;
-        int all = 1;
-        for (int l = 0; l < W; ++l)
-            all &= ws->done[v * W + l] != 0;
-        if (!all)
-            act[nact++] = v;
-    }
-    while (nact > 0 && jb->passes < MAX_PASSES) {
-        sturm_pass(ws, n, act, nact);
-        ++jb->passes;
-        nact = update(ws, n, act, nact);
-    }
-    /* Lanes still running after MAX_PASSES (not seen in practice) take the midpoint. */
-    for (size_t a = 0; a < nact; ++a)
-        for (int l = 0; l < W; ++l) {
-            size_t b = act[a] * W + (size_t)l;
-            if (!ws->done[b])
-                ws->lam[b] = 0.5 * (ws->lo[b] + ws->hi[b]);
+    for (;;) {
+        while (nslot < NS && next < jb->v1) {
+            size_t v = next++;
+            if (load_vector(jb, v))
+                return;
+            if (any_lane(~LDL(ws->done + v * W))) {
+                slot[nslot++] = v;
+                continue;
+            }
+            finish_values(jb, v);
+            if (jb->want_vec && n > 1) {
+                pend[npend++] = v;
+                if (npend == NS) {
+                    finish_vectors(jb, pend, NS);
+                    npend = 0;
+                }
+            }
         }
-    size_t bend = jb->v1 * W < B->count ? jb->v1 * W : B->count;
-    for (size_t b = jb->v0 * W; b < bend; ++b)
-        jb->lambda[b] = ws->lam[b] / ws->scale[b];
-    if (!jb->want_vec)
-        return;
-    if (n == 1) {
-        for (size_t b = jb->v0 * W; b < bend; ++b) {
+        if (nslot == 0)
+            break;
+        /* One pass: members needing G and H first (dmask is a constant per call). */
+        member mb[NS];
+        int nd = 0;
+        for (size_t s = 0; s < nslot; ++s)
+            nd += ws->needd[slot[s]];
+        for (size_t s = 0, a = 0, c = (size_t)nd; s < nslot; ++s) {
+            size_t v = slot[s], at = ws->needd[v] ? a++ : c++;
+            mb[at].o = v * W;
+            mb[at].x = ws->x + v * W;
+            mb[at].cnt = ws->cnt + v * W;
+            mb[at].ign = ws->done + v * W;
+        }
+        if (nslot == 1)
+            nd ? sturm_pass(ws, n, mb, 1, 1) : sturm_pass(ws, n, mb, 1, 0);
+        else
+            nd == 2 ? sturm_pass(ws, n, mb, 2, 3)
+                    : nd == 1 ? sturm_pass(ws, n, mb, 2, 1) : sturm_pass(ws, n, mb, 2, 0);
+        for (size_t s = 0; s < nslot;) {
+            size_t v = slot[s];
+            ++ws->npass[v];
+            if (update_vector(ws, n, v) || ws->npass[v] >= MAX_PASSES) {
+                finish_values(jb, v);
+                slot[s] = slot[--nslot];
+                if (jb->want_vec && n > 1) {
+                    pend[npend++] = v;
+                    if (npend == NS) {
+                        finish_vectors(jb, pend, NS);
+                        npend = 0;
+                    }
+                }
+            } else {
+                ++s;
+            }
+        }
+    }
+    if (npend > 0)
+        finish_vectors(jb, pend, 1);
+    if (jb->want_vec && n == 1)
+        for (size_t b = jb->v0 * W; b < jb->v1 * W && b < jb->batch->count; ++b)
             jb->q[b * jb->ldq] = 1.0;
-            if (jb->tied)
-                jb->tied[b] = 0;
-        }
-        return;
-    }
-    if (jb->tied) {
-        /* Tie test for all lanes at once: two count-only passes at lam +- delta;
-           two or more eigenvalues in (lam - delta, lam + delta] is a tie. */
-        size_t nall = 0;
-        for (size_t v = jb->v0; v < jb->v1; ++v) {
-            act[nall++] = v;
-            ws->needd[v] = 0;
-        }
-        for (size_t b = jb->v0 * W; b < jb->v1 * W; ++b)
-            ws->x[b] = ws->lam[b] + jb->params->tie_tol * ws->tnorm[b];
-        sturm_pass(ws, n, act, nall);
-        memcpy(ws->clo + jb->v0 * W, ws->cnt + jb->v0 * W, (jb->v1 - jb->v0) * W * 8);
-        for (size_t b = jb->v0 * W; b < jb->v1 * W; ++b)
-            ws->x[b] = ws->lam[b] - jb->params->tie_tol * ws->tnorm[b];
-        sturm_pass(ws, n, act, nall);
-        for (size_t b = jb->v0 * W; b < bend; ++b)
-            jb->tied[b] = (unsigned char)(ws->tnorm[b] == 0.0 || ws->clo[b] - ws->cnt[b] >= 2);
-    }
-    twisted(ws, n, jb->v0, jb->v1);
-    for (size_t b = jb->v0 * W; b < bend; ++b) {
-        if (!(isfinite(ws->nrm[b]) && ws->nrm[b] > 0.0))
-            twisted_safe(ws, n, b);
-        double sc = ws->nrm[b], *qb = jb->q + b * jb->ldq;
-        for (size_t i = 0; i < n; ++i)
-            qb[i] = ws->fz[i * bp + b] * sc;
-    }
 }
 
 /* The body compiled for three instruction sets; the widest the CPU supports is used. */
