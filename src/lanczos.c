@@ -64,6 +64,7 @@
 #include "internal.h"
 #include "kry/lanczos.h"
 #include "kry/rng.h"
+#include "orth.h"
 #include "vec.h"
 
 /* ---- Names ---- */
@@ -427,16 +428,13 @@ kry_status kry_lanczos_start(kry_lanczos_ws *ws, const kry_operator *op, const d
 
 /* ---- Reorthogonalisation ---- */
 
-/* One classical Gram-Schmidt pass of w against columns [k0, k0+k) of Q:
-   c = Q^T w (one reduction), w -= Q c. Coefficients are left in c[0..k). */
+/* One classical Gram-Schmidt pass of w against columns [k0, k0+k) of Q (kry_orth_cgs_pass:
+   c = Q^T w with one reduction, w -= Q c). Coefficients are left in c[0..k). */
 static kry_status cgs_pass(const kry_space *sp, size_t n, const double *Q, size_t k0,
                            size_t k, double *w, double *c)
 {
-    if (k == 0)
-        return KRY_OK;
-    KRY_TRY(kry_vec_gemv_t(sp, n, k, Q + k0 * n, n, w, c));
-    kry_vec_gemv_n(n, k, -1.0, Q + k0 * n, n, c, w);
-    return KRY_OK;
+    const kry_orth_basis b = {.q1 = Q + k0 * n, .ld1 = n, .k1 = k};
+    return k == 0 ? KRY_OK : kry_orth_cgs_pass(sp, n, &b, w, c);
 }
 
 /* Rows of Q per block in cgs2: about 512 KiB of Q, so a block read for the update of

@@ -16,6 +16,7 @@
 #include "kry/deflation.h"
 #include "kry/lanczos.h"
 #include "kry/ritz.h"
+#include "kry/topk.h"
 #include "kry/funm.h"
 #include "kry/adjoint.h"
 #include "kry/tridiag.h"
