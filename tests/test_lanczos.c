@@ -382,15 +382,8 @@ END_TEST
 
 /* Two "processes" as threads, each holding half of the vectors of diag(d), with an
    allreduce hook over a barrier: the run must match the serial one. */
-typedef struct team {
-    pthread_barrier_t bar;
-    double *slot[2];
-    size_t count[2];
-} team;
-
 typedef struct rank_ctx {
-    team *t;
-    int rank;
+    test_rank tr; /* first: the reduction hook's view */
     const double *d; /* local part of the diagonal */
     size_t n;
     kry_space sp;
@@ -398,23 +391,6 @@ typedef struct rank_ctx {
     double alpha[30], beta[30];
     kry_status st;
 } rank_ctx;
-
-static int team_allreduce(void *ctx, double *buf, size_t count)
-{
-    rank_ctx *r = ctx;
-    team *t = r->t;
-    t->slot[r->rank] = buf;
-    t->count[r->rank] = count;
-    pthread_barrier_wait(&t->bar);
-    double tmp[64];
-    if (count > 64 || t->count[0] != t->count[1])
-        return 1;
-    for (size_t i = 0; i < count; ++i)
-        tmp[i] = t->slot[0][i] + t->slot[1][i]; /* same order on both ranks */
-    pthread_barrier_wait(&t->bar);
-    memcpy(buf, tmp, count * sizeof *buf);
-    return 0;
-}
 
 static int local_diag_matvec(void *ctx, const double *restrict x, double *restrict y)
 {
@@ -460,23 +436,23 @@ START_TEST(test_two_ranks_match_serial)
         p.reorth = (kry_reorth)mode;
         p.max_steps = 30;
         ck_assert_int_eq(kry_lanczos_run(&op, NULL, &p, ws, NULL), KRY_OK);
-        team tm;
-        ck_assert_int_eq(pthread_barrier_init(&tm.bar, NULL, 2), 0);
+        test_team tm;
+        ck_assert_int_eq(test_team_init(&tm), 0);
         rank_ctx r[2];
         pthread_t th[2];
         for (int k = 0; k < 2; ++k) {
             memset(&r[k], 0, sizeof r[k]);
-            r[k].t = &tm;
-            r[k].rank = k;
+            r[k].tr.team = &tm;
+            r[k].tr.rank = k;
             r[k].n = k == 0 ? 19 : n - 19; /* uneven split */
             r[k].d = d + (k == 0 ? 0 : 19);
-            r[k].sp = (kry_space){team_allreduce, &r[k], (uint64_t)(k == 0 ? 0 : 19), n};
+            r[k].sp = (kry_space){test_team_allreduce, &r[k], (uint64_t)(k == 0 ? 0 : 19), n};
             r[k].mode = (kry_reorth)mode;
             ck_assert_int_eq(pthread_create(&th[k], NULL, rank_main, &r[k]), 0);
         }
         for (int k = 0; k < 2; ++k)
             ck_assert_int_eq(pthread_join(th[k], NULL), 0);
-        pthread_barrier_destroy(&tm.bar);
+        test_team_destroy(&tm);
         for (int k = 0; k < 2; ++k) {
             ck_assert_int_eq(r[k].st, KRY_OK);
             /* Ranks agree exactly; the serial run to rounding (sums in another order),

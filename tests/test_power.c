@@ -571,14 +571,8 @@ END_TEST
 /* Two "ranks" as threads, each holding half of a diagonal operator; the reduction hook
    sums their partial values through a barrier. Both ranks must agree with each other
    exactly and with the serial run to rounding. */
-typedef struct team {
-    pthread_barrier_t bar;
-    double part[2][16];
-} team;
-
 typedef struct rank_ctx {
-    team *t;
-    int rank;
+    test_rank tr; /* first: the reduction hook's view */
     size_t n_local;
     const double *d_local;
     kry_space space;
@@ -586,19 +580,6 @@ typedef struct rank_ctx {
     size_t iters;
     kry_status st, dst;
 } rank_ctx;
-
-static int team_allreduce(void *ctx, double *buf, size_t count)
-{
-    rank_ctx *r = ctx;
-    if (count > 16)
-        return 1;
-    memcpy(r->t->part[r->rank], buf, count * sizeof *buf);
-    pthread_barrier_wait(&r->t->bar);
-    for (size_t i = 0; i < count; ++i)
-        buf[i] = r->t->part[0][i] + r->t->part[1][i]; /* same order on both ranks */
-    pthread_barrier_wait(&r->t->bar);
-    return 0;
-}
 
 static int rank_matvec(void *ctx, const double *restrict x, double *restrict y)
 {
@@ -649,17 +630,17 @@ START_TEST(test_two_ranks)
     ck_assert_int_eq(kry_deflation_run(&op, 2, NULL, dws, lam, V, n, rs, NULL, &dres),
                      KRY_OK);
 
-    team t;
+    test_team t;
     rank_ctx rk[2];
     pthread_t th[2];
-    pthread_barrier_init(&t.bar, NULL, 2);
+    ck_assert_int_eq(test_team_init(&t), 0);
     for (int r = 0; r < 2; ++r) {
         memset(&rk[r], 0, sizeof rk[r]);
-        rk[r].t = &t;
-        rk[r].rank = r;
+        rk[r].tr.team = &t;
+        rk[r].tr.rank = r;
         rk[r].n_local = half;
         rk[r].d_local = d + (size_t)r * half;
-        rk[r].space.allreduce = team_allreduce;
+        rk[r].space.allreduce = test_team_allreduce;
         rk[r].space.ctx = &rk[r];
         rk[r].space.offset = (uint64_t)r * half;
         rk[r].space.n_global = n;
@@ -667,7 +648,7 @@ START_TEST(test_two_ranks)
     }
     for (int r = 0; r < 2; ++r)
         pthread_join(th[r], NULL);
-    pthread_barrier_destroy(&t.bar);
+    test_team_destroy(&t);
 
     for (int r = 0; r < 2; ++r) {
         ck_assert_int_eq(rk[r].st, KRY_OK);

@@ -536,15 +536,8 @@ END_TEST
    sums their partial values through a barrier (the same order on both). Both ranks must
    return identical eigenvalues, equal to the serial ones to rounding, and their local
    blocks of the eigenvectors must match the serial vectors (up to sign). */
-typedef struct team {
-    pthread_barrier_t bar;
-    double part[2][512];
-    int overflow;
-} team;
-
 typedef struct rank_ctx {
-    team *t;
-    int rank;
+    test_rank tr; /* first: the reduction hook's view */
     size_t n_local;
     const double *d_local;
     kry_space space;
@@ -552,21 +545,6 @@ typedef struct rank_ctx {
     kry_topk_result res;
     kry_status st;
 } rank_ctx;
-
-static int team_allreduce(void *ctx, double *buf, size_t count)
-{
-    rank_ctx *r = ctx;
-    if (count > 512) {
-        r->t->overflow = 1;
-        return 1;
-    }
-    memcpy(r->t->part[r->rank], buf, count * sizeof *buf);
-    pthread_barrier_wait(&r->t->bar);
-    for (size_t i = 0; i < count; ++i)
-        buf[i] = r->t->part[0][i] + r->t->part[1][i];
-    pthread_barrier_wait(&r->t->bar);
-    return 0;
-}
 
 static int rank_matvec(void *ctx, const double *restrict x, double *restrict y)
 {
@@ -609,18 +587,17 @@ START_TEST(test_two_ranks)
     run ser = run_solve(&op, 6, NULL, NULL, 0);
     check_run(&ser, &op, KRY_WHICH_LA, ev, 1e-12 * 7.125, 1e-8);
 
-    team t;
-    memset(&t, 0, sizeof t);
+    test_team t;
     rank_ctx rk[2];
     pthread_t th[2];
-    pthread_barrier_init(&t.bar, NULL, 2);
+    ck_assert_int_eq(test_team_init(&t), 0);
     for (int r = 0; r < 2; ++r) {
         memset(&rk[r], 0, sizeof rk[r]);
-        rk[r].t = &t;
-        rk[r].rank = r;
+        rk[r].tr.team = &t;
+        rk[r].tr.rank = r;
         rk[r].n_local = half;
         rk[r].d_local = d + (size_t)r * half;
-        rk[r].space.allreduce = team_allreduce;
+        rk[r].space.allreduce = test_team_allreduce;
         rk[r].space.ctx = &rk[r];
         rk[r].space.offset = (uint64_t)r * half;
         rk[r].space.n_global = n;
@@ -628,7 +605,7 @@ START_TEST(test_two_ranks)
     }
     for (int r = 0; r < 2; ++r)
         pthread_join(th[r], NULL);
-    pthread_barrier_destroy(&t.bar);
+    test_team_destroy(&t);
     ck_assert_int_eq(t.overflow, 0);
     for (int r = 0; r < 2; ++r) {
         ck_assert_int_eq(rk[r].st, KRY_OK);

@@ -175,3 +175,29 @@ double test_orth_error(size_t n, size_t k, const double *q, size_t ldq)
         }
     return worst;
 }
+
+int test_team_init(test_team *t)
+{
+    memset(t, 0, sizeof *t);
+    return pthread_barrier_init(&t->bar, NULL, 2);
+}
+
+void test_team_destroy(test_team *t) { pthread_barrier_destroy(&t->bar); }
+
+int test_team_allreduce(void *ctx, double *buf, size_t count)
+{
+    test_rank *r = ctx;
+    test_team *t = r->team;
+    int too_long = count > TEST_TEAM_MAX;
+    if (too_long)
+        t->overflow = 1;
+    else
+        memcpy(t->part[r->rank], buf, count * sizeof *buf);
+    /* Both ranks pass both barriers even on failure, so neither is left waiting. */
+    pthread_barrier_wait(&t->bar);
+    if (!too_long)
+        for (size_t i = 0; i < count; ++i)
+            buf[i] = t->part[0][i] + t->part[1][i]; /* the same order on both ranks */
+    pthread_barrier_wait(&t->bar);
+    return too_long;
+}

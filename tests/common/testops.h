@@ -5,6 +5,7 @@
 #define KRY_TESTOPS_H
 
 #include <check.h>
+#include <pthread.h>
 #include <math.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -64,6 +65,29 @@ int test_cmp_double(const void *a, const void *b);
         ck_assert_msg(fabs(ck_a_ - ck_b_) <= ck_t_ * fmax(1.0, fabs(ck_b_)),            \
                       "%s = %.17g, expected %.17g (tol %g)", #a, ck_a_, ck_b_, ck_t_); \
     } while (0)
+
+/* Simulated processes for reduction-hook tests: two ranks are two threads of one team,
+   and the allreduce sums the ranks' buffers in rank order (so every rank gets bit-identical
+   results) through a barrier. A rank's context must start with a test_rank, which is what
+   the hook receives as ctx. Buffers longer than TEST_TEAM_MAX fail the hook (and set
+   overflow). */
+#define TEST_TEAM_MAX 512
+typedef struct test_team {
+    pthread_barrier_t bar;
+    double part[2][TEST_TEAM_MAX];
+    int overflow;
+} test_team;
+
+typedef struct test_rank {
+    test_team *team;
+    int rank;
+} test_rank;
+
+/* Zeroes t and initialises its barrier for two ranks; 0 on success. */
+int test_team_init(test_team *t);
+void test_team_destroy(test_team *t);
+/* A kry_allreduce_fn over the team; ctx points to the calling rank's test_rank. */
+int test_team_allreduce(void *ctx, double *buf, size_t count);
 
 /* The main of every test program: runs one suite with TAP output, returns nonzero on
    any failure. */
