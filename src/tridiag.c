@@ -21,11 +21,13 @@
    matrices", LAA 387, 2004; Parlett & Dhillon, "Fernando's solution to Wilkinson's
    problem", LAA 267, 1997): forward pivots D+ and backward pivots D- of T - lambda I,
    gamma_i = D+_i - e_i^2 / D-_{i+1}, twist r = argmin |gamma_i|, then two O(n)
-   recurrences from z_r = 1.
+   recurrences from z_r = 1. The pivots are taken as ratios of the same three-term
+   minors, so their divisions are off the recurrences' dependency chains.
 
-   Layout and scheduling: matrices are copied, scaled, into structure-of-arrays form
-   with the batch index innermost (entry i of matrix b at [i * bp + b]) in vectors of
-   W = 8 lanes, and every sweep updates one SIMD vector of W matrices per step using
+   Layout and scheduling: matrices are copied, scaled, into structure-of-arrays form in
+   vectors of W = 8 matrices with the matrix index innermost (entry i of matrix
+   b = v W + l at [(v N + i) W + l], N the workspace's n, so each vector's rows are
+   contiguous), and every sweep updates one SIMD vector of W matrices per step using
    GCC/Clang vector extensions. A thread keeps NS = 2 vectors in flight: it runs a
    Sturm pass over both (two vectors give enough independent recurrences to fill the
    FMA pipes), updates their brackets, and when a vector has converged it finishes it
@@ -69,7 +71,7 @@ typedef int64_t vl __attribute__((vector_size(W * sizeof(int64_t))));
 
 struct kry_tridiag_ws {
     size_t n, cap, bp; /* capacity: matrix size, batch; bp = cap rounded up to W */
-    /* n x bp, batch innermost */
+    /* bp / W vectors of n rows of W lanes (see the file comment) */
     double *d, *e, *e2, *fz, *rp, *rq;
     /* bp each. Counts, k, twist indices and lane masks as doubles (see above). */
     double *x, *lo, *hi, *lam, *wprev, *tnorm, *atol, *scale, *s, *dp, *nrm;
@@ -173,6 +175,8 @@ size_t kry_tridiag_ws_passes(const kry_tridiag_ws *ws) { return ws ? ws->passes 
 #define ST(p, v) (*(vd *)(void *)(p) = (v))
 #define STL(p, v) (*(vl *)(void *)(p) = (v))
 
+/* A broadcast. Not for loop counters: there GCC 12 expands it into a chain of eight
+   masked broadcasts; loops keep a vector counter instead. */
 ALWAYS_INLINE vd splat(double a)
 {
     vd v = {a, a, a, a, a, a, a, a};
@@ -223,6 +227,17 @@ ALWAYS_INLINE int any_lane(vl m)
     return m[0] != 0;
 }
 
+/* The largest lane of a. */
+ALWAYS_INLINE double hmax(vd a)
+{
+    const vl s4 = {4, 5, 6, 7, 0, 1, 2, 3}, s2 = {2, 3, 0, 1, 6, 7, 4, 5},
+             s1 = {1, 0, 3, 2, 5, 4, 7, 6};
+    a = vmax(a, __builtin_shuffle(a, s4));
+    a = vmax(a, __builtin_shuffle(a, s2));
+    a = vmax(a, __builtin_shuffle(a, s1));
+    return a[0];
+}
+
 /* Exact conversion of integers 0 <= c < 2^51 to double, on any instruction set. */
 ALWAYS_INLINE vd i2d(vl c)
 {
@@ -254,16 +269,16 @@ ALWAYS_INLINE void transpose8(vd r[8])
     const vl lo4 = {0, 1, 8, 9, 4, 5, 12, 13}, hi4 = {2, 3, 10, 11, 6, 7, 14, 15};
     const vl lo8 = {0, 1, 2, 3, 8, 9, 10, 11}, hi8 = {4, 5, 6, 7, 12, 13, 14, 15};
     vd t[8], u[8];
-    for (int i = 0; i < 8; i += 2) {
+    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i += 2) {
         t[i] = __builtin_shuffle(r[i], r[i + 1], lo2);
         t[i + 1] = __builtin_shuffle(r[i], r[i + 1], hi2);
     }
-    for (int i = 0; i < 8; i += 4)
-        for (int j = 0; j < 2; ++j) {
+    _Pragma("GCC unroll 8") for (int i = 0; i < 8; i += 4)
+        _Pragma("GCC unroll 8") for (int j = 0; j < 2; ++j) {
             u[i + j] = __builtin_shuffle(t[i + j], t[i + j + 2], lo4);
             u[i + j + 2] = __builtin_shuffle(t[i + j], t[i + j + 2], hi4);
         }
-    for (int j = 0; j < 4; ++j) {
+    _Pragma("GCC unroll 8") for (int j = 0; j < 4; ++j) {
         r[j] = __builtin_shuffle(u[j], u[j + 4], lo8);
         r[j + 4] = __builtin_shuffle(u[j], u[j + 4], hi8);
     }
@@ -286,141 +301,167 @@ typedef struct job {
     size_t passes;   /* most passes any vector of the range needed */
 } job;
 
-/* Copies rows [0, len) of the W matrices src[l] into SoA rows dst + i * bp (the
-   vector's lanes), tracking the largest magnitude (*amax) and a sum that is NaN when
-   an entry is not finite (*chk: x - x is 0 for finite x and NaN for Inf and NaN).
-   Full blocks of 8 rows go through an in-register transpose. */
-ALWAYS_INLINE void load_rows(const double *const *src, size_t len, double *dst, size_t bp,
-                             vd *amax, vd *chk)
+/* Offset of row 0 of vector v in the SoA arrays. */
+ALWAYS_INLINE size_t vbase(const kry_tridiag_ws *ws, size_t v) { return v * ws->n * W; }
+
+/* A power of two s with a s in [0.5, 1) for a normal a > 0 below 2^1022, from the bits
+   (exact, and cheaper than ldexp/ilogb calls); larger a get a subnormal power of two,
+   subnormal a get 2^1022 (a s then lies in [2^-52, 1)) and 0 gets 1. */
+static double scale_for(double a)
 {
-    size_t i = 0;
-    for (; i + 8 <= len; i += 8) {
-        vd r[8];
-        for (int l = 0; l < W; ++l)
-            r[l] = ldu(src[l] + i);
-        transpose8(r);
-        vd m[4], c[4];
-        for (int j = 0; j < 4; ++j) {
-            ST(dst + (i + (size_t)j) * bp, r[j]);
-            ST(dst + (i + (size_t)j + 4) * bp, r[j + 4]);
-            m[j] = vmax(vabs(r[j]), vabs(r[j + 4]));
-            c[j] = (r[j] - r[j]) + (r[j + 4] - r[j + 4]);
-        }
-        *amax = vmax(*amax, vmax(vmax(m[0], m[1]), vmax(m[2], m[3])));
-        *chk += (c[0] + c[1]) + (c[2] + c[3]);
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    uint64_t ex = bits >> 52;
+    if (a == 0.0)
+        return 1.0;
+    if (ex == 0)
+        return 0x1p1022;
+    if (ex <= 2044) {
+        bits = (2045 - ex) << 52;
+        memcpy(&a, &bits, sizeof a);
+        return a;
     }
-    for (; i < len; ++i) {
-        vd t;
-        for (int l = 0; l < W; ++l)
-            t[l] = src[l][i];
-        ST(dst + i * bp, t);
-        *amax = vmax(*amax, vabs(t));
-        *chk += t - t;
-    }
+    return ex == 2045 ? 0x1p-1023 : 0x1p-1024;
 }
 
-/* Loads vector v (lanes v W .. v W + W - 1): copies and scales its matrices into SoA
-   form and sets up each lane's bracket. Returns 0, or 1 after recording the first
-   non-finite matrix. */
+/* Loads vector v (matrices v W .. v W + W - 1): copies and scales its matrices into
+   SoA form and sets up each lane's bracket. Two passes over the input: the first, in
+   the caller's layout, finds each matrix's largest magnitude and whether every entry
+   is finite (a sum of x * 0 is NaN exactly when some x is Inf or NaN); the second
+   transposes
+   blocks of 8 rows in registers, scales them and stores d, e^2 (and e when the
+   eigenvectors are wanted) once, while accumulating the Gershgorin interval. Returns
+   0, or 1 after recording the first non-finite matrix. */
 ALWAYS_INLINE int load_vector(job *jb, size_t v)
 {
     kry_tridiag_ws *ws = jb->ws;
     const kry_tridiag_batch *B = jb->batch;
-    const size_t n = B->n, bp = ws->bp, count = B->count, o = v * W;
+    const size_t n = B->n, count = B->count, o = v * W, base = vbase(ws, v);
+    const int keep_e = jb->want_vec;
     const double *dl[W], *el[W];
+    int nreal = 0;
     for (int l = 0; l < W; ++l) {
         size_t b = o + (size_t)l;
-        /* Padding lanes read matrix 0 and are zeroed below. */
+        /* Padding lanes read the vector's first matrix and get the scale 0. */
         int real = b < count;
-        dl[l] = B->d + (real ? b * B->ldd : 0);
-        el[l] = n > 1 ? B->e + (real ? b * B->lde : 0) : NULL;
+        nreal += real;
+        dl[l] = B->d + (real ? b : o) * B->ldd;
+        el[l] = n > 1 ? B->e + (real ? b : o) * B->lde : dl[l];
     }
-    vd amax = splat(0.0), chk = splat(0.0);
-    load_rows(dl, n, ws->d + o, bp, &amax, &chk);
-    if (n > 1)
-        load_rows(el, n - 1, ws->e + o, bp, &amax, &chk);
-    /* Scale: a power of two putting the largest entry in [0.5, 1) (exact). */
-    vd sc;
-    for (int l = 0; l < W; ++l) {
-        size_t b = o + (size_t)l;
-        if (b >= count) {
-            sc[l] = 0.0;
-            continue;
+    /* Pass 1: one accumulator pair per matrix, so the lanes' chains overlap (padding
+       lanes repeat the first matrix; fully unrolled, the accumulators stay in
+       registers). */
+    vd am[W], ck[W];
+    _Pragma("GCC unroll 8") for (int l = 0; l < W; ++l) {
+        am[l] = splat(0.0);
+        ck[l] = splat(0.0);
+    }
+    size_t i = 0;
+    for (; i + 8 <= n - 1; i += 8)
+        _Pragma("GCC unroll 8") for (int l = 0; l < W; ++l) {
+            vd t = ldu(dl[l] + i), u = ldu(el[l] + i);
+            am[l] = vmax(am[l], vmax(vabs(t), vabs(u)));
+            ck[l] += t * splat(0.0) + u * splat(0.0);
         }
-        if (chk[l] != 0.0) {
+    vd sc = splat(0.0);
+    for (int l = 0; l < nreal; ++l) {
+        double a = hmax(am[l]), c = ck[l][0] + ck[l][1] + ck[l][2] + ck[l][3] + ck[l][4] +
+                                    ck[l][5] + ck[l][6] + ck[l][7];
+        for (size_t j = i; j < n; ++j) {
+            double t = fabs(dl[l][j]), u = j + 1 < n ? fabs(el[l][j]) : 0.0;
+            a = t > a ? t : a;
+            a = u > a ? u : a;
+            c += t * 0.0 + u * 0.0;
+        }
+        if (c != 0.0) {
+            size_t b = o + (size_t)l;
             if (b < jb->bad)
                 jb->bad = b;
             return 1;
         }
-        sc[l] = amax[l] > 0.0 ? ldexp(1.0, -(ilogb(amax[l]) + 1)) : 1.0;
-        ws->scale[b] = sc[l];
+        sc[l] = scale_for(a);
     }
-    /* Scale in place, square the off-diagonal and find the Gershgorin interval; two
-       sets of accumulators halve the compare-and-select dependency chains. */
+    /* Pass 2: transpose, scale, square; Gershgorin with two accumulator pairs. */
+    double *dv = ws->d + base, *ev = ws->e + base, *e2v = ws->e2 + base;
     vd glo[2] = {splat(INFINITY), splat(INFINITY)}, ghi[2] = {-glo[0], -glo[0]};
     vd eprev = splat(0.0);
-    for (size_t i = 0; i < n; ++i) {
-        double *dr = ws->d + i * bp + o, *er = ws->e + i * bp + o, *e2r = ws->e2 + i * bp + o;
-        vd di = LD(dr) * sc, ei = splat(0.0);
-        ST(dr, di);
-        if (i + 1 < n) {
-            ei = LD(er) * sc;
-            ST(er, ei);
-        } else {
-            ST(er, ei);
+    i = 0;
+    for (; i + 8 <= n - 1; i += 8) {
+        vd rd[8], re[8];
+        _Pragma("GCC unroll 8") for (int l = 0; l < W; ++l) {
+            rd[l] = ldu(dl[l] + i);
+            re[l] = ldu(el[l] + i);
         }
-        ST(e2r, ei * ei);
+        transpose8(rd);
+        transpose8(re);
+        _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j) {
+            vd di = rd[j] * sc, ei = re[j] * sc, aei = vabs(ei), rad = eprev + aei;
+            ST(dv + (i + (size_t)j) * W, di);
+            ST(e2v + (i + (size_t)j) * W, ei * ei);
+            if (keep_e)
+                ST(ev + (i + (size_t)j) * W, ei);
+            glo[j & 1] = vmin(glo[j & 1], di - rad);
+            ghi[j & 1] = vmax(ghi[j & 1], di + rad);
+            eprev = aei;
+        }
+    }
+    for (; i < n; ++i) {
+        vd di, ei = splat(0.0);
+        for (int l = 0; l < W; ++l) {
+            di[l] = dl[l][i];
+            if (i + 1 < n)
+                ei[l] = el[l][i];
+        }
+        di *= sc;
+        ei *= sc;
         vd aei = vabs(ei), rad = eprev + aei;
-        glo[i & 1] = vmin(glo[i & 1], di - rad);
-        ghi[i & 1] = vmax(ghi[i & 1], di + rad);
+        ST(dv + i * W, di);
+        ST(e2v + i * W, ei * ei);
+        if (keep_e)
+            ST(ev + i * W, ei);
+        glo[0] = vmin(glo[0], di - rad);
+        ghi[0] = vmax(ghi[0], di + rad);
         eprev = aei;
     }
-    glo[0] = vmin(glo[0], glo[1]);
-    ghi[0] = vmax(ghi[0], ghi[1]);
-    const int warm = jb->params->warm_start;
-    for (int l = 0; l < W; ++l) {
-        size_t b = o + (size_t)l;
-        if (b >= count) {
-            ws->done[b] = -1;
-            ws->pad[b] = -1;
-            ws->lam[b] = 0.0;
-            ws->scale[b] = 1.0;
-            ws->kk[b] = 0.0;
-            ws->lo[b] = ws->hi[b] = ws->x[b] = 0.0;
-            ws->tnorm[b] = 0.0;
-            continue;
+    vd lo = vmin(glo[0], glo[1]), hi = vmax(ghi[0], ghi[1]);
+    /* Lane set-up, vectorised. Widen the bracket as LAPACK's dstebz does, so that
+       rounding in the counts cannot exclude an eigenvalue. */
+    const vd zero = splat(0.0);
+    vd tn = vmax(vabs(lo), vabs(hi));
+    vd fudge = splat(2.0 * DBL_EPSILON * (double)n) * tn + splat(4.0 * DBL_MIN);
+    lo -= fudge;
+    hi += fudge;
+    vd lane = {0, 1, 2, 3, 4, 5, 6, 7};
+    vl pad = mk((vl)(lane >= splat((double)(count - o))));
+    vl done = pad | mk((vl)(tn == zero));
+    if (n == 1)
+        done = splatl(-1);
+    vd kk = splat((double)jb->k), x = splat(0.5) * (lo + hi);
+    if (jb->kvec)
+        for (int l = 0; l < nreal; ++l)
+            kk[l] = (double)jb->kvec[o + (size_t)l];
+    if (jb->params->warm_start)
+        for (int l = 0; l < nreal; ++l) {
+            double g = jb->lambda[o + (size_t)l] * sc[l];
+            if (isfinite(g) && g > lo[l] && g < hi[l])
+                x[l] = g;
         }
-        ws->pad[b] = 0;
-        double lo = glo[0][l], hi = ghi[0][l];
-        double tn = fabs(lo) > fabs(hi) ? fabs(lo) : fabs(hi);
-        /* Widen as LAPACK's dstebz does, so that rounding in the counts cannot exclude
-           an eigenvalue. */
-        double fudge = 2.0 * DBL_EPSILON * (double)n * tn + 4.0 * DBL_MIN;
-        lo -= fudge;
-        hi += fudge;
-        ws->kk[b] = (double)(jb->kvec ? jb->kvec[b] : jb->k);
-        ws->tnorm[b] = tn;
-        ws->atol[b] = jb->params->tol * tn + 4.0 * DBL_MIN;
-        ws->lo[b] = lo;
-        ws->hi[b] = hi;
-        ws->clo[b] = 0.0;
-        ws->chi[b] = (double)n;
-        ws->wprev[b] = hi - lo;
-        ws->mode[b] = 0.0;
-        ws->x[b] = 0.5 * (lo + hi);
-        if (warm) {
-            double g = jb->lambda[b] * ws->scale[b];
-            if (isfinite(g) && g > lo && g < hi)
-                ws->x[b] = g;
-        }
-        ws->done[b] = 0;
-        if (n == 1 || tn == 0.0) {
-            /* 1 x 1 and zero matrices: the eigenvalue is the diagonal entry. */
-            ws->done[b] = -1;
-            ws->lam[b] = ws->d[b];
-        }
-    }
-    ws->needd[v] = (unsigned char)(warm != 0);
+    ST(ws->scale + o, sel(pad, splat(1.0), sc));
+    ST(ws->lo + o, lo);
+    ST(ws->hi + o, hi);
+    ST(ws->x + o, x);
+    ST(ws->tnorm + o, tn);
+    ST(ws->atol + o, splat(jb->params->tol) * tn + splat(4.0 * DBL_MIN));
+    ST(ws->kk + o, kk);
+    ST(ws->clo + o, zero);
+    ST(ws->chi + o, splat((double)n));
+    ST(ws->wprev + o, hi - lo);
+    ST(ws->mode + o, zero);
+    /* 1 x 1 and zero matrices: the eigenvalue is the diagonal entry. */
+    ST(ws->lam + o, LD(dv));
+    STL(ws->done + o, done);
+    STL(ws->pad + o, pad);
+    ws->needd[v] = (unsigned char)(jb->params->warm_start != 0);
     ws->npass[v] = 0;
     return 0;
 }
@@ -430,6 +471,7 @@ ALWAYS_INLINE int load_vector(job *jb, size_t v)
 /* One member of a Sturm pass: a vector of W matrices and W shifts. */
 typedef struct member {
     size_t o;           /* lane offset of the vector: v * W */
+    size_t base;        /* offset of its row 0 in the SoA arrays: vbase(ws, v) */
     const double *x;    /* the W shifts */
     double *cnt;        /* out: number of eigenvalues below x, per lane */
     const int64_t *ign; /* lanes whose breakdown does not matter (done or padding) */
@@ -482,25 +524,25 @@ ALWAYS_INLINE vd rescale(vd u, vd v, vl *bad)
 ALWAYS_INLINE int sturm3_group(kry_tridiag_ws *ws, size_t n, const member *mb, int G,
                                int dmask)
 {
-    const size_t bp = ws->bp, m = n / 2, nb = n - 1 - m;
-    const double *d = ws->d, *e2 = ws->e2;
+    const size_t m = n / 2, nb = n - 1 - m;
     const vd one = splat(1.0), zero = splat(0.0), two = splat(2.0);
     /* Forward state: (uf, vf) = (u_j, u_{j-1}) with derivatives (duf, dvf) and second
        derivatives (hf, hvf); backward state likewise. */
     vd x[NS], uf[NS], vf[NS], ub[NS], vb[NS];
     vd duf[NS], dvf[NS], hf[NS], hvf[NS], dub[NS], dvb[NS], hb[NS], hvb[NS];
     vl c[NS], bad[NS];
-    size_t o[NS];
+    const double *d[NS], *e2[NS];
     _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
         const int dv = (dmask >> g) & 1;
-        o[g] = mb[g].o;
+        d[g] = ws->d + mb[g].base;
+        e2[g] = ws->e2 + mb[g].base;
         x[g] = LD(mb[g].x);
         bad[g] = splatl(0);
-        uf[g] = LD(d + o[g]) - x[g];
+        uf[g] = LD(d[g]) - x[g];
         vf[g] = one;
         c[g] = (vl)uf[g] >> 63;
         if (nb > 0) {
-            ub[g] = LD(d + (n - 1) * bp + o[g]) - x[g];
+            ub[g] = LD(d[g] + (n - 1) * W) - x[g];
             vb[g] = one;
             c[g] += (vl)ub[g] >> 63;
         } else {
@@ -522,13 +564,11 @@ ALWAYS_INLINE int sturm3_group(kry_tridiag_ws *ws, size_t n, const member *mb, i
     for (size_t i0 = 1; i0 < m; i0 += RB) {
         size_t i1 = i0 + RB < m ? i0 + RB : m;
         for (size_t i = i0; i < i1; ++i) {
-            const double *di = d + i * bp, *bi = e2 + (i - 1) * bp;
-            size_t j = n - 1 - i;
-            const double *dj = d + j * bp, *bj = e2 + j * bp;
-            int back = i < nb;
+            const size_t j = n - 1 - i;
+            const int back = i < nb;
             _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
                 const int dv = (dmask >> g) & 1;
-                vd a = LD(di + o[g]) - x[g], b = LD(bi + o[g]);
+                vd a = LD(d[g] + i * W) - x[g], b = LD(e2[g] + (i - 1) * W);
                 vd un = a * uf[g] - b * vf[g];
                 c[g] += ((vl)un ^ (vl)uf[g]) >> 63;
                 if (dv) {
@@ -542,7 +582,7 @@ ALWAYS_INLINE int sturm3_group(kry_tridiag_ws *ws, size_t n, const member *mb, i
                 vf[g] = uf[g];
                 uf[g] = un;
                 if (back) {
-                    vd ab = LD(dj + o[g]) - x[g], bb = LD(bj + o[g]);
+                    vd ab = LD(d[g] + j * W) - x[g], bb = LD(e2[g] + j * W);
                     vd wn = ab * ub[g] - bb * vb[g];
                     c[g] += ((vl)wn ^ (vl)ub[g]) >> 63;
                     if (dv) {
@@ -579,12 +619,12 @@ ALWAYS_INLINE int sturm3_group(kry_tridiag_ws *ws, size_t n, const member *mb, i
         }
     }
     /* The meeting row m: w_m by one more backward step, then f = det(T - xI). */
-    const double *dm = d + m * bp, *bl = e2 + (m - 1) * bp, *br = e2 + m * bp;
     int flagged = 0;
     _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
         const int dv = (dmask >> g) & 1;
         flagged |= any_lane(bad[g] & ~LDL(mb[g].ign)) << g;
-        vd a = LD(dm + o[g]) - x[g], bL = LD(bl + o[g]), bR = LD(br + o[g]);
+        vd a = LD(d[g] + m * W) - x[g], bL = LD(e2[g] + (m - 1) * W),
+           bR = LD(e2[g] + m * W);
         vd wm = a * ub[g] - bR * vb[g];
         vd f = uf[g] * wm - bL * (vf[g] * ub[g]);
         c[g] += ((vl)f ^ (vl)uf[g] ^ (vl)ub[g]) >> 63;
@@ -599,8 +639,8 @@ ALWAYS_INLINE int sturm3_group(kry_tridiag_ws *ws, size_t n, const member *mb, i
                finite (huge), so the Laguerre step is (nearly) zero. */
             f = sel(f == zero, splat(DBL_MIN), f);
             vd rf = one / f, gg = df * rf;
-            ST(ws->s + o[g], gg);
-            ST(ws->dp + o[g], gg * gg - hf2 * rf);
+            ST(ws->s + mb[g].o, gg);
+            ST(ws->dp + mb[g].o, gg * gg - hf2 * rf);
         }
     }
     return flagged;
@@ -615,15 +655,16 @@ ALWAYS_INLINE int sturm3_group(kry_tridiag_ws *ws, size_t n, const member *mb, i
    and u'' from differentiating the pivot recurrences. */
 ALWAYS_INLINE void ldl_one(kry_tridiag_ws *ws, size_t n, const member *mb, int deriv)
 {
-    const size_t bp = ws->bp, m = n / 2, nb = n - 1 - m, o = mb->o;
+    const size_t m = n / 2, nb = n - 1 - m, o = mb->o;
+    const double *d = ws->d + mb->base, *e2 = ws->e2 + mb->base;
     const vd one = splat(1.0), zero = splat(0.0), two = splat(2.0);
     const vd x = LD(mb->x);
     vd rb = zero, db = zero, fb = zero;
-    vd p = guard(LD(ws->d + o) - x);
+    vd p = guard(LD(d) - x);
     vd rf = one / p, df = -one, ff = zero, s = -rf, h = rf * rf;
     vl c = (vl)p >> 63;
     if (nb > 0) {
-        vd q = guard(LD(ws->d + (n - 1) * bp + o) - x);
+        vd q = guard(LD(d + (n - 1) * W) - x);
         rb = one / q;
         db = -one;
         s -= rb;
@@ -631,8 +672,8 @@ ALWAYS_INLINE void ldl_one(kry_tridiag_ws *ws, size_t n, const member *mb, int d
         c += (vl)q >> 63;
     }
     for (size_t j = 1; j < m; ++j) {
-        vd t = LD(ws->e2 + (j - 1) * bp + o) * rf;
-        p = guard((LD(ws->d + j * bp + o) - x) - t);
+        vd t = LD(e2 + (j - 1) * W) * rf;
+        p = guard((LD(d + j * W) - x) - t);
         vd tr = t * rf;
         if (deriv) {
             ff = tr * (ff - two * df * df * rf);
@@ -647,8 +688,8 @@ ALWAYS_INLINE void ldl_one(kry_tridiag_ws *ws, size_t n, const member *mb, int d
         c += (vl)p >> 63;
         if (j < nb) {
             size_t ib = n - 1 - j;
-            vd tb = LD(ws->e2 + ib * bp + o) * rb;
-            vd q = guard((LD(ws->d + ib * bp + o) - x) - tb);
+            vd tb = LD(e2 + ib * W) * rb;
+            vd q = guard((LD(d + ib * W) - x) - tb);
             vd trb = tb * rb;
             if (deriv) {
                 fb = trb * (fb - two * db * db * rb);
@@ -663,8 +704,8 @@ ALWAYS_INLINE void ldl_one(kry_tridiag_ws *ws, size_t n, const member *mb, int d
             c += (vl)q >> 63;
         }
     }
-    vd tf = LD(ws->e2 + (m - 1) * bp + o) * rf, tb = LD(ws->e2 + m * bp + o) * rb;
-    vd gam = guard((LD(ws->d + m * bp + o) - x) - tf - tb);
+    vd tf = LD(e2 + (m - 1) * W) * rf, tb = LD(e2 + m * W) * rb;
+    vd gam = guard((LD(d + m * W) - x) - tf - tb);
     if (deriv) {
         vd trf = tf * rf, trb = tb * rb;
         vd dg = trf * df + trb * db - one;
@@ -771,148 +812,225 @@ ALWAYS_INLINE int update_vector(kry_tridiag_ws *ws, size_t n, size_t v)
 /* ---------------------------------------------------------------- eigenvectors */
 
 /* Eigenvectors of the G vectors vs[] at the converged lam, by twisted factorisation;
-   leaves z in ws->fz and 1/||z|| in ws->nrm. Every loop runs over rows outside and the
-   G vectors inside, so the division chains of different vectors and of the two
-   directions overlap. */
+   leaves z in ws->fz and 1/||z|| in ws->nrm (NaN for lanes the scalar fallback must
+   redo). The pivots come from the three-term minors of T - lam I (see sturm3_group):
+   D+_i = u_i / u_{i-1} and D-_i = w_i / w_{i+1}, so the recurrences are FMA chains and
+   the reciprocal pivots rp_i = u_{i-1} / u_i and rq_i = w_{i+1} / w_i, the only
+   divisions, are off them (the LDL^T recurrence has its division on the chain, which
+   made this stage latency-bound). They are the pivots of the guard-free LDL^T
+   factorisation: an exact zero pivot shows up as an infinite reciprocal, which makes
+   z non-finite where the recurrences below cross it, and such lanes (like lanes whose
+   minors underflow) go to twisted_safe(), which has LAPACK's pivmin guard.
+   The twist r minimises |gamma_i| = |D+_i - e_i^2 rq_{i+1}| = |1 - t_i| / |rp_i| with
+   t_i = e_i^2 rq_{i+1} rp_i, compared by cross-multiplication (no division; a NaN
+   from an infinite reciprocal never compares smaller). Then z_r = 1,
+   z_i = -e_i rp_i z_{i+1} above r and z_i = -e_{i-1} rq_i z_{i-1} below. */
 ALWAYS_INLINE void twisted_group(kry_tridiag_ws *ws, size_t n, const size_t *vs, int G)
 {
-    const size_t bp = ws->bp, m = n - 1;
+    const size_t m = n - 1;
     const vd one = splat(1.0), zero = splat(0.0);
-    double *fp = ws->fz, *rp = ws->rp, *rq = ws->rq, *d = ws->d, *e2 = ws->e2, *e = ws->e;
-    size_t o[NS];
-    vd lam[NS], p[NS], q[NS], best[NS], r[NS], s[NS];
-    /* Forward pivots D+ (kept in fz) with reciprocals, and backward pivots D- (only
-       reciprocals kept), side by side. */
+    const double *d[NS], *e[NS], *e2[NS];
+    double *z[NS], *rp[NS], *rq[NS];
+    vd lam[NS], uf[NS], vf[NS], ub[NS], vb[NS], r[NS], s[NS], zc[NS];
+    vl bad[NS];
     _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
-        o[g] = vs[g] * W;
-        lam[g] = LD(ws->lam + o[g]);
-        p[g] = guard(LD(d + o[g]) - lam[g]);
-        q[g] = guard(LD(d + m * bp + o[g]) - lam[g]);
-        ST(fp + o[g], p[g]);
-        ST(rp + o[g], one / p[g]);
-        ST(rq + m * bp + o[g], one / q[g]);
+        const size_t base = vbase(ws, vs[g]);
+        d[g] = ws->d + base;
+        e[g] = ws->e + base;
+        e2[g] = ws->e2 + base;
+        z[g] = ws->fz + base;
+        rp[g] = ws->rp + base;
+        rq[g] = ws->rq + base;
+        lam[g] = LD(ws->lam + vs[g] * W);
+        bad[g] = splatl(0);
+        /* u_0 = d_0 - lam over u_{-1} = 1; w_{n-1} = d_{n-1} - lam over w_n = 1. */
+        uf[g] = LD(d[g]) - lam[g];
+        vf[g] = one;
+        ST(rp[g], one / uf[g]);
+        ub[g] = LD(d[g] + m * W) - lam[g];
+        vb[g] = one;
+        ST(rq[g] + m * W, one / ub[g]);
     }
-    for (size_t i = 1; i < n; ++i) {
-        size_t ib = m - i;
+    /* Forward rows 1..n-1 and backward rows n-2..0 side by side. */
+    for (size_t i0 = 1; i0 < n; i0 += RB) {
+        size_t i1 = i0 + RB < n ? i0 + RB : n;
+        for (size_t i = i0; i < i1; ++i) {
+            const size_t j = m - i;
+            _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+                vd un = (LD(d[g] + i * W) - lam[g]) * uf[g] - LD(e2[g] + (i - 1) * W) * vf[g];
+                ST(rp[g] + i * W, uf[g] / un);
+                vf[g] = uf[g];
+                uf[g] = un;
+                vd wn = (LD(d[g] + j * W) - lam[g]) * ub[g] - LD(e2[g] + j * W) * vb[g];
+                ST(rq[g] + j * W, ub[g] / wn);
+                vb[g] = ub[g];
+                ub[g] = wn;
+            }
+        }
         _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
-            p[g] = guard(LD(d + i * bp + o[g]) - lam[g] -
-                         LD(e2 + (i - 1) * bp + o[g]) * LD(rp + (i - 1) * bp + o[g]));
-            ST(fp + i * bp + o[g], p[g]);
-            ST(rp + i * bp + o[g], one / p[g]);
-            q[g] = guard(LD(d + ib * bp + o[g]) - lam[g] -
-                         LD(e2 + ib * bp + o[g]) * LD(rq + (ib + 1) * bp + o[g]));
-            ST(rq + ib * bp + o[g], one / q[g]);
+            vd f = rescale(uf[g], vf[g], &bad[g]);
+            uf[g] *= f;
+            vf[g] *= f;
+            vd fb = rescale(ub[g], vb[g], &bad[g]);
+            ub[g] *= fb;
+            vb[g] *= fb;
         }
     }
-    /* gamma_i = D+_i - e_i^2 / D-_{i+1} and the twist index argmin |gamma_i|. */
+    /* The twist: four interleaved running minima over the rows (the compare-and-select
+       chain of a single one would bound the sweep), merged at the end; row n - 1
+       (gamma = D+_{n-1} = 1 / rp_{n-1}) seeds the first. */
+    vd num[NS][4], den[NS][4], rr[NS][4];
     _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
-        best[g] = vabs(LD(fp + m * bp + o[g]));
-        r[g] = splat((double)m);
-    }
-    for (size_t i = 0; i < m; ++i)
-        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
-            vd gm = vabs(LD(fp + i * bp + o[g]) -
-                         LD(e2 + i * bp + o[g]) * LD(rq + (i + 1) * bp + o[g]));
-            vl better = mk((vl)(gm < best[g]));
-            best[g] = sel(better, gm, best[g]);
-            r[g] = sel(better, splat((double)i), r[g]);
+        _Pragma("GCC unroll 4") for (int t = 0; t < 4; ++t) {
+            num[g][t] = one;
+            den[g][t] = zero;
+            rr[g][t] = splat((double)m);
         }
-    /* z_r = 1; z_i = -e_i z_{i+1} / D+_i above r; z_i = -e_{i-1} z_{i-1} / D-_i below.
-       fz now receives z (the forward pivots are no longer needed). */
-    _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
-        vd z = sel((vl)(r[g] == splat((double)m)), one, zero);
-        ST(fp + m * bp + o[g], z);
-        s[g] = z * z;
+        den[g][0] = vabs(LD(rp[g] + m * W));
     }
+    size_t i4 = 0;
+    vd ii = zero;
+    for (; i4 + 4 <= m; i4 += 4) {
+        _Pragma("GCC unroll 4") for (int t = 0; t < 4; ++t) {
+            const size_t it = i4 + (size_t)t;
+            _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+                vd rpi = LD(rp[g] + it * W);
+                vd nu = vabs(one - LD(e2[g] + it * W) * LD(rq[g] + (it + 1) * W) * rpi);
+                vd de = vabs(rpi);
+                vl better = (vl)(nu * den[g][t] < num[g][t] * de);
+                num[g][t] = sel(better, nu, num[g][t]);
+                den[g][t] = sel(better, de, den[g][t]);
+                rr[g][t] = sel(better, ii, rr[g][t]);
+            }
+            ii += one;
+        }
+    }
+    for (; i4 < m; ++i4) {
+        _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+            vd rpi = LD(rp[g] + i4 * W);
+            vd nu = vabs(one - LD(e2[g] + i4 * W) * LD(rq[g] + (i4 + 1) * W) * rpi);
+            vd de = vabs(rpi);
+            vl better = (vl)(nu * den[g][0] < num[g][0] * de);
+            num[g][0] = sel(better, nu, num[g][0]);
+            den[g][0] = sel(better, de, den[g][0]);
+            rr[g][0] = sel(better, ii, rr[g][0]);
+        }
+        ii += one;
+    }
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        r[g] = rr[g][0];
+        vd nb = num[g][0], db = den[g][0];
+        _Pragma("GCC unroll 4") for (int t = 1; t < 4; ++t) {
+            vl better = (vl)(num[g][t] * db < nb * den[g][t]);
+            nb = sel(better, num[g][t], nb);
+            db = sel(better, den[g][t], db);
+            r[g] = sel(better, rr[g][t], r[g]);
+        }
+    }
+    /* z from r upwards (z_i for i < r), then downwards (i > r); each step is one FMA
+       on the chain, z_i = c_i z_{i+1} + [i == r] with c_i = -e_i rp_i above r and 0
+       elsewhere (the selects are off the chain). */
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        zc[g] = sel((vl)(r[g] == splat((double)m)), one, zero);
+        ST(z[g] + m * W, zc[g]);
+    }
+    ii = splat((double)m);
     for (size_t i = m; i-- > 0;) {
-        const vd ii = splat((double)i);
+        ii -= one;
         _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
-            vd up = -(LD(e + i * bp + o[g]) * LD(rp + i * bp + o[g])) *
-                    LD(fp + (i + 1) * bp + o[g]);
-            vd z = sel(mk((vl)(ii == r[g])), one, sel(mk((vl)(ii < r[g])), up, zero));
-            ST(fp + i * bp + o[g], z);
-            s[g] += z * z;
+            vd c = sel((vl)(ii < r[g]), -(LD(e[g] + i * W) * LD(rp[g] + i * W)), zero);
+            vd at = sel((vl)(ii == r[g]), one, zero);
+            zc[g] = c * zc[g] + at;
+            ST(z[g] + i * W, zc[g]);
         }
     }
+    _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
+        zc[g] = LD(z[g]);
+        s[g] = zc[g] * zc[g];
+    }
+    ii = zero;
     for (size_t i = 1; i < n; ++i) {
-        const vd ii = splat((double)i);
+        ii += one;
         _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
-            vl below = mk((vl)(ii > r[g]));
-            vd dn = -(LD(e + (i - 1) * bp + o[g]) * LD(rq + i * bp + o[g])) *
-                    LD(fp + (i - 1) * bp + o[g]);
-            vd z = sel(below, dn, LD(fp + i * bp + o[g]));
-            ST(fp + i * bp + o[g], z);
-            s[g] += sel(below, z * z, zero);
+            vl below = (vl)(ii > r[g]);
+            vd c = sel(below, -(LD(e[g] + (i - 1) * W) * LD(rq[g] + i * W)), zero);
+            vd keep = sel(below, zero, LD(z[g] + i * W));
+            zc[g] = c * zc[g] + keep;
+            ST(z[g] + i * W, zc[g]);
+            s[g] += zc[g] * zc[g];
         }
     }
     for (int g = 0; g < G; ++g)
         for (int l = 0; l < W; ++l)
-            ws->nrm[o[g] + (size_t)l] = 1.0 / sqrt(s[g][l]);
+            ws->nrm[vs[g] * W + (size_t)l] = bad[g][l] ? NAN : 1.0 / sqrt(s[g][l]);
 }
 
-/* Scalar twisted factorisation for one lane with rescaling, used when the vectorised
-   recurrences over- or underflow (tiny pivots next to large off-diagonals). */
+/* Scalar twisted factorisation for one lane with LAPACK's pivmin guard and rescaling,
+   used when the vectorised recurrences break down (zero pivots, under- or overflow). */
 static void twisted_safe(kry_tridiag_ws *ws, size_t n, size_t b)
 {
-    const size_t bp = ws->bp;
-    double lam = ws->lam[b];
-    double *z = ws->fz, *rp = ws->rp, *rq = ws->rq;
-    double p = guard1(ws->d[b] - lam);
-    rp[b] = 1.0 / p;
+    const size_t off = vbase(ws, b / W) + b % W;
+    const double lam = ws->lam[b];
+    const double *d = ws->d + off, *e = ws->e + off, *e2 = ws->e2 + off;
+    double *z = ws->fz + off, *rp = ws->rp + off, *rq = ws->rq + off;
+#define AT(a, i) (a)[(i) * W]
+    double p = guard1(AT(d, 0) - lam);
+    AT(rp, 0) = 1.0 / p;
     for (size_t i = 1; i < n; ++i) {
-        p = guard1(ws->d[i * bp + b] - lam - ws->e2[(i - 1) * bp + b] * rp[(i - 1) * bp + b]);
-        rp[i * bp + b] = 1.0 / p;
+        p = guard1(AT(d, i) - lam - AT(e2, i - 1) * AT(rp, i - 1));
+        AT(rp, i) = 1.0 / p;
     }
     size_t m = n - 1, r = m;
-    double qv = guard1(ws->d[m * bp + b] - lam);
-    rq[m * bp + b] = 1.0 / qv;
-    double gbest = fabs(1.0 / rp[m * bp + b]);
+    double qv = guard1(AT(d, m) - lam);
+    AT(rq, m) = 1.0 / qv;
+    double gbest = fabs(1.0 / AT(rp, m));
     for (size_t i = m; i-- > 0;) {
-        double t = ws->e2[i * bp + b] * rq[(i + 1) * bp + b];
-        double g = fabs(1.0 / rp[i * bp + b] - t);
+        double t = AT(e2, i) * AT(rq, i + 1);
+        double g = fabs(1.0 / AT(rp, i) - t);
         if (g < gbest) {
             gbest = g;
             r = i;
         }
-        qv = guard1(ws->d[i * bp + b] - lam - t);
-        rq[i * bp + b] = 1.0 / qv;
+        qv = guard1(AT(d, i) - lam - t);
+        AT(rq, i) = 1.0 / qv;
     }
     /* Both recurrences, rescaling everything so far whenever |z| grows past 2^500. */
     const double big = 0x1p500;
     for (size_t i = 0; i < n; ++i)
-        z[i * bp + b] = 0.0;
-    z[r * bp + b] = 1.0;
+        AT(z, i) = 0.0;
+    AT(z, r) = 1.0;
     for (size_t i = r; i-- > 0;) {
-        double zi = -ws->e[i * bp + b] * rp[i * bp + b] * z[(i + 1) * bp + b];
+        double zi = -AT(e, i) * AT(rp, i) * AT(z, i + 1);
         if (!(fabs(zi) <= big)) {
             for (size_t j = i + 1; j < n; ++j)
-                z[j * bp + b] *= 0x1p-500;
-            zi = -ws->e[i * bp + b] * rp[i * bp + b] * z[(i + 1) * bp + b];
+                AT(z, j) *= 0x1p-500;
+            zi = -AT(e, i) * AT(rp, i) * AT(z, i + 1);
             if (!isfinite(zi))
                 zi = 0.0;
         }
-        z[i * bp + b] = zi;
+        AT(z, i) = zi;
     }
     for (size_t i = r + 1; i < n; ++i) {
-        double zi = -ws->e[(i - 1) * bp + b] * rq[i * bp + b] * z[(i - 1) * bp + b];
+        double zi = -AT(e, i - 1) * AT(rq, i) * AT(z, i - 1);
         if (!(fabs(zi) <= big)) {
             for (size_t j = 0; j < i; ++j)
-                z[j * bp + b] *= 0x1p-500;
-            zi = -ws->e[(i - 1) * bp + b] * rq[i * bp + b] * z[(i - 1) * bp + b];
+                AT(z, j) *= 0x1p-500;
+            zi = -AT(e, i - 1) * AT(rq, i) * AT(z, i - 1);
             if (!isfinite(zi))
                 zi = 0.0;
         }
-        z[i * bp + b] = zi;
+        AT(z, i) = zi;
     }
     double amax = 0.0;
     for (size_t i = 0; i < n; ++i)
-        amax = fmax(amax, fabs(z[i * bp + b]));
+        amax = fmax(amax, fabs(AT(z, i)));
     double ss = 0.0;
     for (size_t i = 0; i < n; ++i) {
-        double t = z[i * bp + b] / amax;
-        z[i * bp + b] = t;
+        double t = AT(z, i) / amax;
+        AT(z, i) = t;
         ss += t * t;
     }
+#undef AT
     ws->nrm[b] = 1.0 / sqrt(ss);
 }
 
@@ -921,43 +1039,42 @@ static void twisted_safe(kry_tridiag_ws *ws, size_t n, size_t b)
 ALWAYS_INLINE void store_vectors(job *jb, const size_t *vs, int G)
 {
     kry_tridiag_ws *ws = jb->ws;
-    const size_t n = jb->batch->n, bp = ws->bp, count = jb->batch->count;
+    const size_t n = jb->batch->n, count = jb->batch->count;
     for (int g = 0; g < G; ++g) {
         const size_t o = vs[g] * W;
-        const double *z = ws->fz + o;
+        const double *z = ws->fz + vbase(ws, vs[g]);
+        const size_t nl = count - o < W ? count - o : W;
         size_t i = 0;
         for (; i + 8 <= n; i += 8) {
             vd r[8];
-            for (int j = 0; j < 8; ++j)
-                r[j] = LD(z + (i + (size_t)j) * bp);
+            _Pragma("GCC unroll 8") for (int j = 0; j < 8; ++j)
+                r[j] = LD(z + (i + (size_t)j) * W);
             transpose8(r);
-            for (int l = 0; l < W && o + (size_t)l < count; ++l) {
-                vd t = r[l] * splat(ws->nrm[o + (size_t)l]);
-                memcpy(jb->q + (o + (size_t)l) * jb->ldq + i, &t, sizeof t);
+            for (size_t l = 0; l < nl; ++l) {
+                vd t = r[l] * splat(ws->nrm[o + l]);
+                memcpy(jb->q + (o + l) * jb->ldq + i, &t, sizeof t);
             }
         }
-        for (int l = 0; l < W && o + (size_t)l < count; ++l) {
-            double sc = ws->nrm[o + (size_t)l], *qb = jb->q + (o + (size_t)l) * jb->ldq;
+        for (size_t l = 0; l < nl; ++l) {
+            double sc = ws->nrm[o + l], *qb = jb->q + (o + l) * jb->ldq;
             for (size_t ii = i; ii < n; ++ii)
-                qb[ii] = z[ii * bp + (size_t)l] * sc;
+                qb[ii] = z[ii * W + l] * sc;
         }
     }
 }
 
-/* Eigenvectors of the G (<= NS) converged vectors vs[]. */
-ALWAYS_INLINE void finish_vectors(job *jb, const size_t *vs, int G)
+/* Eigenvectors of the converged vector v, while its rows are still in the L1 cache.
+   (One vector at a time: the chains are FMAs, and a second vector's state no longer
+   fits in the registers.) */
+ALWAYS_INLINE void finish_vectors(job *jb, size_t v)
 {
     kry_tridiag_ws *ws = jb->ws;
     const size_t n = jb->batch->n, count = jb->batch->count;
-    if (G == 2)
-        twisted_group(ws, n, vs, 2);
-    else
-        twisted_group(ws, n, vs, 1);
-    for (int g = 0; g < G; ++g)
-        for (size_t b = vs[g] * W; b < vs[g] * W + W && b < count; ++b)
-            if (!(isfinite(ws->nrm[b]) && ws->nrm[b] > 0.0))
-                twisted_safe(ws, n, b);
-    store_vectors(jb, vs, G);
+    twisted_group(ws, n, &v, 1);
+    for (size_t b = v * W; b < v * W + W && b < count; ++b)
+        if (!(isfinite(ws->nrm[b]) && ws->nrm[b] > 0.0))
+            twisted_safe(ws, n, b);
+    store_vectors(jb, &v, 1);
 }
 
 /* Vector v has converged: writes its eigenvalues and tie flags. Lanes still running
@@ -986,8 +1103,9 @@ ALWAYS_INLINE void finish_values(job *jb, size_t v)
     const vd lam = LD(ws->lam + o), dl = splat(jb->params->tie_tol) * LD(ws->tnorm + o);
     ST(ws->xt + o, lam + dl);
     ST(ws->x + o, lam - dl);
-    member mb[2] = {{o, ws->xt + o, ws->ct + o, ws->pad + o},
-                    {o, ws->x + o, ws->cnt + o, ws->pad + o}};
+    const size_t base = vbase(ws, v);
+    member mb[2] = {{o, base, ws->xt + o, ws->ct + o, ws->pad + o},
+                    {o, base, ws->x + o, ws->cnt + o, ws->pad + o}};
     sturm_pass(ws, n, mb, 2, 0);
     for (size_t b = o; b < bend; ++b)
         jb->tied[b] = (unsigned char)(ws->tnorm[b] == 0.0 || ws->ct[b] - ws->cnt[b] >= 2.0);
@@ -995,13 +1113,13 @@ ALWAYS_INLINE void finish_values(job *jb, size_t v)
 
 /* Solves vectors [v0, v1): the part of a call one thread does. NS vectors are in
    flight; each pass updates both, and a converged vector is finished and replaced by
-   the next one, so each vector's rows stay in the L1 cache through its passes.
-   Eigenvectors are computed for pairs of converged vectors (their divisions overlap). */
+   the next one, so each vector's rows stay in the L1 cache through its passes and its
+   eigenvectors. */
 ALWAYS_INLINE void solve_body(job *jb)
 {
     kry_tridiag_ws *ws = jb->ws;
     const size_t n = jb->batch->n;
-    size_t slot[NS], nslot = 0, next = jb->v0, pend[NS], npend = 0;
+    size_t slot[NS], nslot = 0, next = jb->v0;
     jb->passes = 0;
     for (;;) {
         while (nslot < NS && next < jb->v1) {
@@ -1013,13 +1131,8 @@ ALWAYS_INLINE void solve_body(job *jb)
                 continue;
             }
             finish_values(jb, v);
-            if (jb->want_vec && n > 1) {
-                pend[npend++] = v;
-                if (npend == NS) {
-                    finish_vectors(jb, pend, NS);
-                    npend = 0;
-                }
-            }
+            if (jb->want_vec && n > 1)
+                finish_vectors(jb, v);
         }
         if (nslot == 0)
             break;
@@ -1031,6 +1144,7 @@ ALWAYS_INLINE void solve_body(job *jb)
         for (size_t s = 0, a = 0, c = (size_t)nd; s < nslot; ++s) {
             size_t v = slot[s], at = ws->needd[v] ? a++ : c++;
             mb[at].o = v * W;
+            mb[at].base = vbase(ws, v);
             mb[at].x = ws->x + v * W;
             mb[at].cnt = ws->cnt + v * W;
             mb[at].ign = ws->done + v * W;
@@ -1046,20 +1160,13 @@ ALWAYS_INLINE void solve_body(job *jb)
             if (update_vector(ws, n, v) || ws->npass[v] >= MAX_PASSES) {
                 finish_values(jb, v);
                 slot[s] = slot[--nslot];
-                if (jb->want_vec && n > 1) {
-                    pend[npend++] = v;
-                    if (npend == NS) {
-                        finish_vectors(jb, pend, NS);
-                        npend = 0;
-                    }
-                }
+                if (jb->want_vec && n > 1)
+                    finish_vectors(jb, v);
             } else {
                 ++s;
             }
         }
     }
-    if (npend > 0)
-        finish_vectors(jb, pend, 1);
     if (jb->want_vec && n == 1)
         for (size_t b = jb->v0 * W; b < jb->v1 * W && b < jb->batch->count; ++b)
             jb->q[b * jb->ldq] = 1.0;
@@ -1128,8 +1235,8 @@ static kry_status run(kry_tridiag_ws *ws, const kry_tridiag_batch *batch, size_t
                 return KRY_EINVAL;
             }
     }
-    /* Matrices of size n live in a workspace built for size ws->n: the SoA rows are
-       bp long whatever n is, so a smaller n just uses the first n rows. */
+    /* Matrices of size n live in a workspace built for size ws->n: each vector has
+       ws->n rows whatever n is, so a smaller n just uses the first n of them. */
     size_t nvec = (count + W - 1) / W;
     size_t nt = p.nthreads == 0 ? 1 : p.nthreads;
     if (nt > nvec)
