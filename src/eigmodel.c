@@ -22,7 +22,7 @@
 struct kry_eigmodel {
     size_t n, p, k, cap, nparams;
     double *theta;
-    double *dm, *em, *lam, *q; /* batch x n, batch x max(n-1,1), batch, batch x n */
+    double *lam, *q;           /* batch, batch x n */
     unsigned char *tied;       /* batch */
     double *dt;                /* Wt and Gt, p x (2n-1) each (forward, backward) */
     double *out;               /* batch x (2n-1): outputs (forward), their gradients */
@@ -44,10 +44,7 @@ kry_eigmodel *kry_eigmodel_alloc(size_t n, size_t p, size_t k, size_t batch_max)
     m->k = k;
     m->cap = batch_max;
     m->nparams = n * p + n + (n - 1) * p + (n - 1);
-    size_t ne = n > 1 ? n - 1 : 1;
     m->theta = calloc(m->nparams, sizeof(double));
-    m->dm = malloc(sizeof(double) * batch_max * n);
-    m->em = malloc(sizeof(double) * batch_max * ne);
     m->lam = malloc(sizeof(double) * batch_max);
     m->q = malloc(sizeof(double) * batch_max * n);
     m->tied = malloc(batch_max);
@@ -56,7 +53,7 @@ kry_eigmodel *kry_eigmodel_alloc(size_t n, size_t p, size_t k, size_t batch_max)
     m->buf = malloc(sizeof(double) * (2 * n - 1));
     m->ws = kry_tridiag_ws_alloc(n, batch_max);
     m->tp = kry_tridiag_params_default();
-    if (!m->theta || !m->dm || !m->em || !m->lam || !m->q || !m->tied || !m->dt || !m->out || !m->buf ||
+    if (!m->theta || !m->lam || !m->q || !m->tied || !m->dt || !m->out || !m->buf ||
         !m->ws) {
         kry_eigmodel_free(m);
         return NULL;
@@ -69,8 +66,6 @@ void kry_eigmodel_free(kry_eigmodel *m)
     if (m == NULL)
         return;
     free(m->theta);
-    free(m->dm);
-    free(m->em);
     free(m->lam);
     free(m->q);
     free(m->tied);
@@ -127,7 +122,7 @@ kry_status kry_eigmodel_forward(kry_eigmodel *m, size_t batch, const double *X, 
     KRY_REQUIRE(m != NULL && X != NULL && y != NULL && batch > 0 && ldx >= m->p, KRY_EINVAL);
     KRY_REQUIRE(batch <= m->cap, KRY_EDIM);
     m->last_batch = 0;
-    const size_t n = m->n, p = m->p, ne = n > 1 ? n - 1 : 1;
+    const size_t n = m->n, p = m->p;
     const double *D = m->theta, *d0 = D + n * p, *E = d0 + n, *e0 = E + (n - 1) * p;
     /* The n + (n-1) outputs of all samples in one GEMM, Out (batch x no) =
        X (batch x p) Wt (p x no), with Wt = [D^T E^T] and the biases as Out's initial
@@ -142,19 +137,18 @@ kry_status kry_eigmodel_forward(kry_eigmodel *m, size_t batch, const double *X, 
         for (size_t i = 0; i + 1 < n; ++i)
             Wt[j * no + n + i] = E[i * p + j];
     }
+    /* (Plain loops: memcpy calls of a few dozen bytes per sample were measurable.) */
     for (size_t b = 0; b < batch; ++b) {
-        memcpy(Out + b * no, d0, sizeof(double) * n);
-        if (n > 1)
-            memcpy(Out + b * no + n, e0, sizeof(double) * (n - 1));
+        double *ob = Out + b * no;
+        for (size_t i = 0; i < n; ++i)
+            ob[i] = d0[i];
+        for (size_t i = 0; i + 1 < n; ++i)
+            ob[n + i] = e0[i];
     }
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)no, (int)p, 1.0,
                 X, (int)ldx, Wt, (int)no, 1.0, Out, (int)no);
-    for (size_t b = 0; b < batch; ++b) {
-        memcpy(m->dm + b * n, Out + b * no, sizeof(double) * n);
-        if (n > 1)
-            memcpy(m->em + b * ne, Out + b * no + n, sizeof(double) * (n - 1));
-    }
-    kry_tridiag_batch B = {n, batch, m->dm, n, n > 1 ? m->em : NULL, ne};
+    /* The kernel reads the diagonals and off-diagonals in place, strided. */
+    kry_tridiag_batch B = {n, batch, Out, no, n > 1 ? Out + n : NULL, n > 1 ? no : 1};
     kry_status st;
     if (want_grad) {
         st = kry_tridiag_eigpairs(m->ws, &B, m->k, NULL, &m->tp, y, m->q, n, m->tied, NULL);

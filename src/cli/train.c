@@ -53,6 +53,10 @@ static const char train_usage[] =
 
 #define CMD "train"
 
+/* OpenBLAS's thread count (the library itself never changes it): the GEMMs of a
+   training step are far too small to share, and idle OpenBLAS threads spin. */
+void openblas_set_num_threads(int num_threads);
+
 typedef struct task_data {
     size_t rows, p;
     double *X;       /* rows x p */
@@ -226,7 +230,8 @@ static kry_status eval_loss(kry_eigmodel *mdl, const task_data *d, const size_t 
     for (size_t a = 0; a < m; a += cap) {
         size_t nb = m - a < cap ? m - a : cap;
         for (size_t b = 0; b < nb; ++b) {
-            memcpy(xb + b * d->p, d->X + idx[a + b] * d->p, sizeof(double) * d->p);
+            for (size_t j = 0; j < d->p; ++j)
+                xb[b * d->p + j] = d->X[idx[a + b] * d->p + j];
             tb[b] = d->t[idx[a + b]];
             yb[b] = guess[idx[a + b]];
         }
@@ -376,6 +381,7 @@ int cli_train(int argc, char **argv)
         cli_fail(CMD, KRY_EXIT_INTERNAL, "out of memory");
         goto out;
     }
+    openblas_set_num_threads(1);
     kry_tridiag_params tpar = kry_tridiag_params_default();
     tpar.nthreads = threads;
     /* Each sample's output in the previous epoch starts the kernel's iteration: the
@@ -417,7 +423,8 @@ int cli_train(int argc, char **argv)
             size_t nb = ntrain - a < batch ? ntrain - a : batch;
             for (size_t b = 0; b < nb; ++b) {
                 size_t r = idx[perm[a + b]];
-                memcpy(xb + b * d.p, d.X + r * d.p, sizeof(double) * d.p);
+                for (size_t j = 0; j < d.p; ++j)
+                    xb[b * d.p + j] = d.X[r * d.p + j];
                 tb[b] = d.t[r];
                 yb[b] = guess[r];
             }
