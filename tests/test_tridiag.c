@@ -260,6 +260,32 @@ START_TEST(test_gradient_fd)
 }
 END_TEST
 
+
+/* Inputs that drive the division-free recurrences into their fallbacks: an exact zero
+   minor at the eigenvalue (zero diagonal, odd n: lambda = 0 exactly, so the eigenvector
+   pivots hit 0 and the guarded scalar path takes over), off-diagonals so small that
+   e^2 underflows (near splits), and a split right after a zero minor; mixed in one
+   vector with ordinary matrices. Checked against LAPACK as everywhere else. */
+START_TEST(test_fallback_paths)
+{
+    size_t n = 9, count = 11;
+    double d[9 * 11], e[8 * 11];
+    fill_random(count, n, 4242, d, e);
+    for (size_t i = 0; i < n; ++i)
+        d[0 * n + i] = 0.0; /* matrix 0: zero diagonal, e random: lambda_4 = 0 */
+    for (size_t i = 0; i + 1 < n; ++i) {
+        e[2 * (n - 1) + i] = 2.385e-170 * (double)(i + 1); /* matrix 2: e^2 underflows */
+        e[3 * (n - 1) + i] = i % 2 ? 1e-300 : 0.75;      /* matrix 3: tiny and normal */
+    }
+    for (size_t i = 0; i < n; ++i)
+        d[4 * n + i] = (double)i - 4.0; /* matrix 4: integer diagonal with a split */
+    e[4 * (n - 1) + 4] = 0.0;
+    check_batch(n, count, d, e, n / 2, NULL, NULL);
+    check_batch(n, count, d, e, 0, NULL, NULL);
+    check_batch(n, count, d, e, n - 1, NULL, NULL);
+}
+END_TEST
+
 /* ---- args ---- */
 
 START_TEST(test_args)
@@ -519,6 +545,7 @@ static Suite *tridiag_suite(void)
     tcase_add_test(edge, test_scales);
     tcase_add_test(edge, test_splits_and_ties);
     tcase_add_test(edge, test_wilkinson_close_pairs);
+    tcase_add_test(edge, test_fallback_paths);
     suite_add_tcase(s, core);
     suite_add_tcase(s, args);
     suite_add_tcase(s, edge);

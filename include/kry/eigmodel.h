@@ -45,8 +45,11 @@ KRY_API double *kry_eigmodel_params(kry_eigmodel *m);
 KRY_API KRY_NODISCARD kry_status kry_eigmodel_init(kry_eigmodel *m, uint64_t seed,
                                                    double scale);
 
-/* Options of the eigenvalue kernel used by forward (threads, tolerances).
-   Errors: KRY_EINVAL. */
+/* Options of the eigenvalue kernel used by forward (threads, tolerances, warm start).
+   With p->warm_start nonzero, forward reads y[b] on entry as a guess of sample b's
+   eigenvalue (e.g. its value in the previous epoch; NaN: no guess), which saves
+   kernel passes while the parameters change little between the two. Errors:
+   KRY_EINVAL. */
 KRY_API KRY_NODISCARD kry_status kry_eigmodel_set_tridiag(kry_eigmodel *m,
                                                           const kry_tridiag_params *p);
 

@@ -7,15 +7,17 @@
    lde = n - 1) and strided views into larger arrays are both fine.
 
    Method: each matrix is scaled by a power of two so that its largest entry lies in
-   [0.5, 1) (exact; scales from 1e-300 to 1e300 work). Sturm counts with LAPACK's pivmin
-   guard (dstebz/dlaebz) bracket the k-th eigenvalue starting from the Gershgorin
-   interval; count interpolation and bisection shrink the bracket until it isolates
-   lambda_k, then safeguarded Newton on det(T - xI), evaluated by the same recurrence,
-   converges quadratically and falls back to bisection whenever a step would leave the
-   bracket or fail to shrink it. All matrices are processed together with the batch
-   index innermost (structure of arrays, SIMD across matrices). The eigenvector comes
-   from a twisted factorisation T - lambda I = N_r Delta_r N_r^T at the twist index r of
-   smallest |gamma_r| (Dhillon & Parlett 2004): O(n) per matrix.
+   [0.5, 1) (exact; scales from 1e-300 to 1e300 work). Sturm counts bracket the k-th
+   eigenvalue starting from the Gershgorin interval: sign changes of the three-term
+   leading and trailing minors of T - xI (division-free, rescaled by powers of two),
+   with LAPACK's guarded LDL^T count (dstebz/dlaebz pivmin) as the fallback when
+   minors underflow. Count interpolation and bisection shrink the bracket until one end
+   is next to lambda_k; then Laguerre's iteration on det(T - xI) converges cubically,
+   falling back to bisection whenever a step would leave the bracket. Matrices are
+   processed in SIMD vectors of 8 (structure of arrays), two vectors in flight per
+   thread. The eigenvector comes from a twisted factorisation T - lambda I =
+   N_r Delta_r N_r^T at the twist index r of smallest |gamma_r| (Dhillon & Parlett
+   2004): O(n) per matrix.
 
    k is 0-based: k = 0 is the smallest eigenvalue. Eigenvalues are accurate to a few
    units of DBL_EPSILON times ||T||; eigenvectors have residual of the same order times

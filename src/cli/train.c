@@ -53,6 +53,10 @@ static const char train_usage[] =
 
 #define CMD "train"
 
+/* OpenBLAS's thread count (the library itself never changes it): the GEMMs of a
+   training step are far too small to share, and idle OpenBLAS threads spin. */
+void openblas_set_num_threads(int num_threads);
+
 typedef struct task_data {
     size_t rows, p;
     double *X;       /* rows x p */
@@ -214,22 +218,28 @@ static int plot(const char *png, const char *task, size_t epochs, const double *
     return 0;
 }
 
-/* Loss of the model on rows idx[0..m) of the data, in chunks of `cap`. */
+/* Loss of the model on rows idx[0..m) of the data, in chunks of `cap`. guess (per
+   data row) holds each row's previous output, the kernel's warm start, and is
+   updated. */
 static kry_status eval_loss(kry_eigmodel *mdl, const task_data *d, const size_t *idx,
                             size_t m, size_t cap, double *xb, double *tb, double *yb,
-                            double *loss, double *acc)
+                            double *guess, double *loss, double *acc)
 {
     double s = 0.0;
     size_t correct = 0;
     for (size_t a = 0; a < m; a += cap) {
         size_t nb = m - a < cap ? m - a : cap;
         for (size_t b = 0; b < nb; ++b) {
-            memcpy(xb + b * d->p, d->X + idx[a + b] * d->p, sizeof(double) * d->p);
+            for (size_t j = 0; j < d->p; ++j)
+                xb[b * d->p + j] = d->X[idx[a + b] * d->p + j];
             tb[b] = d->t[idx[a + b]];
+            yb[b] = guess[idx[a + b]];
         }
         kry_status st = kry_eigmodel_forward(mdl, nb, xb, d->p, 0, yb, NULL);
         if (st != KRY_OK)
             return st;
+        for (size_t b = 0; b < nb; ++b)
+            guess[idx[a + b]] = yb[b];
         double l = d->regression ? kry_optim_loss_mse(nb, yb, tb, NULL)
                                  : kry_optim_loss_bce(nb, yb, tb, NULL);
         s += l * (double)nb;
@@ -321,7 +331,7 @@ int cli_train(int argc, char **argv)
 
     size_t *idx = malloc(sizeof(size_t) * d.rows), ntrain = 0;
     double *xb = NULL, *tb = NULL, *yb = NULL, *gy = NULL, *gth = NULL, *mean = NULL,
-           *sd = NULL, *hist_tr = NULL, *hist_va = NULL;
+           *sd = NULL, *hist_tr = NULL, *hist_va = NULL, *guess = NULL;
     kry_eigmodel *mdl = NULL;
     kry_optim *opt = NULL;
     FILE *logf = NULL;
@@ -366,12 +376,20 @@ int cli_train(int argc, char **argv)
     gth = malloc(sizeof(double) * (np ? np : 1));
     hist_tr = malloc(sizeof(double) * epochs);
     hist_va = malloc(sizeof(double) * epochs);
-    if (!mdl || !opt || !xb || !tb || !yb || !gy || !gth || !hist_tr || !hist_va) {
+    guess = malloc(sizeof(double) * d.rows);
+    if (!mdl || !opt || !xb || !tb || !yb || !gy || !gth || !hist_tr || !hist_va || !guess) {
         cli_fail(CMD, KRY_EXIT_INTERNAL, "out of memory");
         goto out;
     }
+    openblas_set_num_threads(1);
     kry_tridiag_params tpar = kry_tridiag_params_default();
     tpar.nthreads = threads;
+    /* Each sample's output in the previous epoch starts the kernel's iteration: the
+       parameters move little per epoch, so the guess usually lies next to the
+       eigenvalue and Laguerre's iteration converges from the first pass. */
+    tpar.warm_start = 1;
+    for (size_t r = 0; r < d.rows; ++r)
+        guess[r] = NAN;
     if (kry_eigmodel_init(mdl, seed, 1.0) != KRY_OK ||
         kry_eigmodel_set_tridiag(mdl, &tpar) != KRY_OK)
         goto out;
@@ -405,13 +423,17 @@ int cli_train(int argc, char **argv)
             size_t nb = ntrain - a < batch ? ntrain - a : batch;
             for (size_t b = 0; b < nb; ++b) {
                 size_t r = idx[perm[a + b]];
-                memcpy(xb + b * d.p, d.X + r * d.p, sizeof(double) * d.p);
+                for (size_t j = 0; j < d.p; ++j)
+                    xb[b * d.p + j] = d.X[r * d.p + j];
                 tb[b] = d.t[r];
+                yb[b] = guess[r];
             }
             size_t nt = 0;
             st = kry_eigmodel_forward(mdl, nb, xb, d.p, 1, yb, &nt);
             if (st != KRY_OK)
                 break;
+            for (size_t b = 0; b < nb; ++b)
+                guess[idx[perm[a + b]]] = yb[b];
             tied_total += nt;
             double l = d.regression ? kry_optim_loss_mse(nb, yb, tb, gy)
                                     : kry_optim_loss_bce(nb, yb, tb, gy);
@@ -421,7 +443,8 @@ int cli_train(int argc, char **argv)
                 st = kry_optim_step(opt, kry_eigmodel_params(mdl), gth, &lr_now);
         }
         if (st == KRY_OK)
-            st = eval_loss(mdl, &d, idx + ntrain, nval, cap, xb, tb, yb, &va_loss, &va_acc);
+            st = eval_loss(mdl, &d, idx + ntrain, nval, cap, xb, tb, yb, guess, &va_loss,
+                           &va_acc);
         if (st != KRY_OK) {
             free(perm);
             rc = cli_fail(CMD, KRY_EXIT_INTERNAL, "epoch %zu: %s", ep + 1, kry_strerror(st));
@@ -457,7 +480,8 @@ int cli_train(int argc, char **argv)
     double spe = t_total / (double)ran;
     /* Train accuracy for classification, in one more pass. */
     double tr_acc = NAN, tr_loss_final = NAN;
-    if (eval_loss(mdl, &d, idx, ntrain, cap, xb, tb, yb, &tr_loss_final, &tr_acc) != KRY_OK)
+    if (eval_loss(mdl, &d, idx, ntrain, cap, xb, tb, yb, guess, &tr_loss_final, &tr_acc) !=
+        KRY_OK)
         goto out;
     if (strcmp(format, "json") == 0) {
         printf("{\"task\":\"%s\",\"dim\":%zu,\"k\":%zu,\"optimizer\":\"%s\",\"loss\":\"%s\","
@@ -500,7 +524,7 @@ out:
     kry_eigmodel_free(mdl);
     kry_optim_free(opt);
     free(idx), free(xb), free(tb), free(yb), free(gy), free(gth), free(mean), free(sd);
-    free(hist_tr), free(hist_va);
+    free(hist_tr), free(hist_va), free(guess);
     task_free(&d);
     return rc;
 }
