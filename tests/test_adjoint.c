@@ -19,32 +19,10 @@
 
 /* ---------------------------------------------------------------- helpers ---- */
 
-static double *vec_alloc(size_t n)
-{
-    double *x = calloc(n ? n : 1, sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    return x;
-}
-
-static double *randvec(size_t n, uint64_t seed)
-{
-    double *x = vec_alloc(n);
-    kry_rng_fill_normal(seed, KRY_RNG_STREAM_TEST, 0, n, x);
-    return x;
-}
-
-static double dotn(size_t n, const double *x, const double *y)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; ++i)
-        s += x[i] * y[i];
-    return s;
-}
-
 /* Random symmetric perturbation direction E (row-major). */
 static double *rand_sym(size_t n, uint64_t seed)
 {
-    double *e = vec_alloc(n * n);
+    double *e = test_vec_alloc(n * n);
     for (size_t i = 0; i < n; ++i)
         for (size_t j = i; j < n; ++j)
             e[i * n + j] = e[j * n + i] =
@@ -96,9 +74,9 @@ typedef struct cots {
 static cots make_cots(size_t n, size_t K, uint64_t seed)
 {
     cots c;
-    c.xbar = vec_alloc(n * (K + 1));
-    c.abar = vec_alloc(K);
-    c.bbar = vec_alloc(K);
+    c.xbar = test_vec_alloc(n * (K + 1));
+    c.abar = test_vec_alloc(K);
+    c.bbar = test_vec_alloc(K);
     kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER + 1, 0, n * (K + 1), c.xbar);
     kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER + 2, 0, K, c.abar);
     kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER + 3, 0, K, c.bbar);
@@ -116,10 +94,10 @@ static void free_cots(cots *c)
 static double loss_of(size_t n, const double *A, const double *v, size_t K, int full,
                       const cots *c)
 {
-    double *Q = vec_alloc(n * (K + 1)), *al = vec_alloc(K), *be = vec_alloc(K), vn;
+    double *Q = test_vec_alloc(n * (K + 1)), *al = test_vec_alloc(K), *be = test_vec_alloc(K), vn;
     size_t got = forward(n, A, v, K, full, Q, al, be, &vn);
     ck_assert_uint_eq(got, K);
-    double s = dotn(n * (K + 1), c->xbar, Q) + dotn(K, c->abar, al) + dotn(K, c->bbar, be);
+    double s = test_dot(n * (K + 1), c->xbar, Q) + test_dot(K, c->abar, al) + test_dot(K, c->bbar, be);
     free(Q);
     free(al);
     free(be);
@@ -131,7 +109,7 @@ static void adjoint_grad(size_t n, const double *A, const double *v, size_t K, i
                          const cots *c, kry_adjoint_method method, double *tbar,
                          double *vbar)
 {
-    double *Q = vec_alloc(n * (K + 1)), *al = vec_alloc(K), *be = vec_alloc(K), vn;
+    double *Q = test_vec_alloc(n * (K + 1)), *al = test_vec_alloc(K), *be = test_vec_alloc(K), vn;
     ck_assert_uint_eq(forward(n, A, v, K, full, Q, al, be, &vn), K);
     kry_operator op;
     ck_assert_int_eq(kry_operator_dense(n, A, n, &op), KRY_OK);
@@ -154,7 +132,7 @@ static void adjoint_grad(size_t n, const double *A, const double *v, size_t K, i
    dim = n*n). */
 static void mix_direction(size_t dim, double *dir, const double *g, int sym)
 {
-    double *gs = vec_alloc(dim);
+    double *gs = test_vec_alloc(dim);
     if (sym) {
         size_t n = (size_t)llround(sqrt((double)dim));
         for (size_t i = 0; i < n; ++i)
@@ -163,7 +141,7 @@ static void mix_direction(size_t dim, double *dir, const double *g, int sym)
     } else {
         memcpy(gs, g, dim * sizeof(double));
     }
-    double nd = sqrt(dotn(dim, dir, dir)), ng = sqrt(dotn(dim, gs, gs));
+    double nd = sqrt(test_dot(dim, dir, dir)), ng = sqrt(test_dot(dim, gs, gs));
     for (size_t i = 0; i < dim; ++i)
         dir[i] = dir[i] / nd + (ng > 0.0 ? gs[i] / ng : 0.0);
     free(gs);
@@ -174,28 +152,28 @@ static void mix_direction(size_t dim, double *dir, const double *g, int sym)
 static double fd_check_matrix(size_t n, const double *A, size_t K, int full,
                               kry_adjoint_method method, uint64_t seed)
 {
-    double *v = randvec(n, seed + 7);
+    double *v = test_randvec(n, seed + 7);
     for (size_t i = 0; i < n; ++i)
         v[i] *= 2.385;
     cots c = make_cots(n, K, seed);
-    double *tbar = vec_alloc(n * n), *vbar = vec_alloc(n);
+    double *tbar = test_vec_alloc(n * n), *vbar = test_vec_alloc(n);
     adjoint_grad(n, A, v, K, full, &c, method, tbar, vbar);
 
     const double h = 1e-6;
     /* Directions: a random one plus the gradient itself (both normalised), so the
        directional derivative is never a near-cancelling sum that FD rounding swamps. */
-    double *E = rand_sym(n, seed + 11), *Ap = vec_alloc(n * n), *Am = vec_alloc(n * n);
+    double *E = rand_sym(n, seed + 11), *Ap = test_vec_alloc(n * n), *Am = test_vec_alloc(n * n);
     mix_direction(n * n, E, tbar, 1);
     for (size_t i = 0; i < n * n; ++i) {
         Ap[i] = A[i] + h * E[i];
         Am[i] = A[i] - h * E[i];
     }
     double fdA = (loss_of(n, Ap, v, K, full, &c) - loss_of(n, Am, v, K, full, &c)) / (2 * h);
-    double adA = dotn(n * n, tbar, E);
-    double *e = randvec(n, seed + 13), *vp = vec_alloc(n), *vm = vec_alloc(n);
+    double adA = test_dot(n * n, tbar, E);
+    double *e = test_randvec(n, seed + 13), *vp = test_vec_alloc(n), *vm = test_vec_alloc(n);
     mix_direction(n, e, vbar, 0);
     /* Step relative to |v| (the loss is scale-invariant in v apart from x_0's norm). */
-    const double nv = sqrt(dotn(n, v, v));
+    const double nv = sqrt(test_dot(n, v, v));
     for (size_t i = 0; i < n; ++i)
         e[i] *= nv;
     for (size_t i = 0; i < n; ++i) {
@@ -203,7 +181,7 @@ static double fd_check_matrix(size_t n, const double *A, size_t K, int full,
         vm[i] = v[i] - h * e[i];
     }
     double fdv = (loss_of(n, A, vp, K, full, &c) - loss_of(n, A, vm, K, full, &c)) / (2 * h);
-    double adv = dotn(n, vbar, e);
+    double adv = test_dot(n, vbar, e);
     double rA = fabs(adA - fdA) / fabs(fdA), rv = fabs(adv - fdv) / fabs(fdv);
     if (getenv("KRY_TEST_VERBOSE"))
         fprintf(stderr, "n=%zu K=%zu full=%d method=%d: A %.3g (%.6g) v %.3g (%.6g)\n", n,
@@ -225,7 +203,7 @@ static double fd_check_matrix(size_t n, const double *A, size_t K, int full,
 static double fd_check(size_t n, size_t K, int full, kry_adjoint_method method,
                        uint64_t seed)
 {
-    double *lam = vec_alloc(n);
+    double *lam = test_vec_alloc(n);
     for (size_t i = 0; i < n; ++i)
         lam[i] = 0.5 + 3.7 * (double)i / (double)n + 0.01 * sin(2.385 * (double)i);
     double *A = test_random_symmetric(n, lam, seed);
@@ -264,11 +242,11 @@ END_TEST
 static void dense_dk(size_t n, const double *A, const double *v, const kry_funm_fn *f,
                      double *gA, double *gv, double *value)
 {
-    double *lam = vec_alloc(n), *U = vec_alloc(n * n), *c = vec_alloc(n);
-    double *fl = vec_alloc(n), *M = vec_alloc(n * n);
+    double *lam = test_vec_alloc(n), *U = test_vec_alloc(n * n), *c = test_vec_alloc(n);
+    double *fl = test_vec_alloc(n), *M = test_vec_alloc(n * n);
     ck_assert_int_eq(test_dsyevr(n, A, lam, U), 0);
     for (size_t i = 0; i < n; ++i) {
-        c[i] = dotn(n, U + i * n, v); /* U column-major: column i */
+        c[i] = test_dot(n, U + i * n, v); /* U column-major: column i */
         ck_assert_int_eq(kry_funm_eval(f, lam[i], &fl[i], NULL), KRY_OK);
     }
     double val = 0.0;
@@ -308,7 +286,7 @@ static void quadform_grad(size_t n, const double *A, const double *v, size_t K, 
                           kry_adjoint_method method, const kry_funm_fn *f, double *value,
                           double *tbar, double *vbar)
 {
-    double *Q = vec_alloc(n * (K + 1)), *al = vec_alloc(K), *be = vec_alloc(K), vn;
+    double *Q = test_vec_alloc(n * (K + 1)), *al = test_vec_alloc(K), *be = test_vec_alloc(K), vn;
     int bd = 0;
     ck_assert_uint_eq(forward_bd(n, A, v, K, full, Q, al, be, &vn, &bd), K);
     kry_funm_ws *fws = kry_funm_ws_alloc(0, K);
@@ -317,7 +295,7 @@ static void quadform_grad(size_t n, const double *A, const double *v, size_t K, 
     ck_assert_int_eq(kry_funm_tridiag(fws, K, al, be, f, &quad, NULL), KRY_OK);
     double l2 = vn * vn;
     *value = l2 * quad;
-    double *a = vec_alloc(K), *abar = vec_alloc(K), *bbar = vec_alloc(K);
+    double *a = test_vec_alloc(K), *abar = test_vec_alloc(K), *bbar = test_vec_alloc(K);
     a[0] = l2;
     ck_assert_int_eq(kry_funm_tridiag_vjp(fws, a, NULL, abar, bbar), KRY_OK);
     bbar[K - 1] = 0.0;
@@ -374,11 +352,11 @@ START_TEST(test_dense_dk_full_space)
     for (size_t i = 0; i < n; ++i)
         lam[i] = 0.75 + 0.6 * (double)i + 0.05 * cos(2.385 * (double)i);
     double *A = test_random_symmetric(n, lam, 31);
-    double *v = randvec(n, 32);
+    double *v = test_randvec(n, 32);
     kry_funm_fn f = kry_funm_log();
-    double *gA = vec_alloc(n * n), *gv = vec_alloc(n), ref;
+    double *gA = test_vec_alloc(n * n), *gv = test_vec_alloc(n), ref;
     dense_dk(n, A, v, &f, gA, gv, &ref);
-    double *tbar = vec_alloc(n * n), *vbar = vec_alloc(n), val, eA, ev;
+    double *tbar = test_vec_alloc(n * n), *vbar = test_vec_alloc(n), val, eA, ev;
     for (int full = 0; full < 2; ++full) {
         quadform_grad(n, A, v, n, full, full ? KRY_ADJOINT_ARNOLDI : KRY_ADJOINT_LANCZOS,
                       &f, &val, tbar, vbar);
@@ -408,15 +386,15 @@ START_TEST(test_hilbert_reprojection)
        conditioning allows (1.5e-7 for log, whose reference itself moves by eps cond;
        3e-10 for sqrt). The theta-gradients of both agree with the reference to ~3e-7. */
     const size_t n = 8;
-    double *A = vec_alloc(n * n);
+    double *A = test_vec_alloc(n * n);
     for (size_t i = 0; i < n; ++i)
         for (size_t j = 0; j < n; ++j)
             A[i * n + j] = 1.0 / (double)(i + j + 1);
-    double *v = randvec(n, 41);
+    double *v = test_randvec(n, 41);
     const kry_funm_fn fs[2] = {kry_funm_log(), kry_funm_sqrt()};
     const double tol_arnoldi[2] = {1e-5, 1e-8};
-    double *gA = vec_alloc(n * n), *gv = vec_alloc(n), ref;
-    double *tbar = vec_alloc(n * n), *vbar = vec_alloc(n), val, eA[2], ev[2];
+    double *gA = test_vec_alloc(n * n), *gv = test_vec_alloc(n), ref;
+    double *tbar = test_vec_alloc(n * n), *vbar = test_vec_alloc(n), val, eA[2], ev[2];
     for (int fi = 0; fi < 2; ++fi) {
         dense_dk(n, A, v, &fs[fi], gA, gv, &ref);
         for (int m = 0; m < 2; ++m) {
@@ -461,9 +439,9 @@ static double fwd_value(size_t n, const double *A, const double *v, const double
     if (what == 0) {
         ck_assert_int_eq(kry_funm_quadform(&op, f, v, &lp, lws, fws, &val, NULL), KRY_OK);
     } else {
-        double *y = vec_alloc(n);
+        double *y = test_vec_alloc(n);
         ck_assert_int_eq(kry_funm_apply(&op, f, v, &lp, lws, fws, y, NULL), KRY_OK);
-        val = dotn(n, u, y);
+        val = test_dot(n, u, y);
         free(y);
     }
     kry_lanczos_ws_free(lws);
@@ -486,26 +464,26 @@ static void check_highlevel(size_t n, const double *A, const double *v, const do
     kry_lanczos_params lp = kry_lanczos_params_default();
     lp.max_steps = K;
     lp.reorth = reorth;
-    double *tbar = vec_alloc(n * n), *vbar = vec_alloc(n), val;
+    double *tbar = test_vec_alloc(n * n), *vbar = test_vec_alloc(n), val;
     if (what == 0) {
         ck_assert_int_eq(kry_adjoint_quadform(&op, f, v, &lp, NULL, lws, fws, aws, &val, tbar,
                                               vbar),
                          KRY_OK);
     } else {
-        double *y = vec_alloc(n), *y2 = vec_alloc(n);
+        double *y = test_vec_alloc(n), *y2 = test_vec_alloc(n);
         ck_assert_int_eq(kry_adjoint_funm(&op, f, v, u, &lp, NULL, lws, fws, aws, y, tbar,
                                           vbar),
                          KRY_OK);
         ck_assert_int_eq(kry_funm_apply(&op, f, v, &lp, lws, fws, y2, NULL), KRY_OK);
         for (size_t i = 0; i < n; ++i)
             ck_assert_double_eq(y[i], y2[i]);
-        val = dotn(n, u, y);
+        val = test_dot(n, u, y);
         free(y);
         free(y2);
     }
     ck_assert_close(val, fwd_value(n, A, v, u, K, reorth, f, what), 1e-14);
     const double h = 1e-6;
-    double *E = rand_sym(n, 77), *Ap = vec_alloc(n * n), *Am = vec_alloc(n * n);
+    double *E = rand_sym(n, 77), *Ap = test_vec_alloc(n * n), *Am = test_vec_alloc(n * n);
     mix_direction(n * n, E, tbar, 1);
     for (size_t i = 0; i < n * n; ++i) {
         Ap[i] = A[i] + h * E[i];
@@ -513,17 +491,17 @@ static void check_highlevel(size_t n, const double *A, const double *v, const do
     }
     double fdA = (fwd_value(n, Ap, v, u, K, reorth, f, what) -
                   fwd_value(n, Am, v, u, K, reorth, f, what)) / (2 * h);
-    double adA = dotn(n * n, tbar, E);
-    double *e = randvec(n, 78), *vp = vec_alloc(n), *vm = vec_alloc(n);
+    double adA = test_dot(n * n, tbar, E);
+    double *e = test_randvec(n, 78), *vp = test_vec_alloc(n), *vm = test_vec_alloc(n);
     mix_direction(n, e, vbar, 0);
-    const double nv = sqrt(dotn(n, v, v));
+    const double nv = sqrt(test_dot(n, v, v));
     for (size_t i = 0; i < n; ++i) {
         vp[i] = v[i] + h * nv * e[i];
         vm[i] = v[i] - h * nv * e[i];
     }
     double fdv = (fwd_value(n, A, vp, u, K, reorth, f, what) -
                   fwd_value(n, A, vm, u, K, reorth, f, what)) / (2 * h * nv);
-    double adv = dotn(n, vbar, e);
+    double adv = test_dot(n, vbar, e);
     if (getenv("KRY_TEST_VERBOSE"))
         fprintf(stderr, "high-level what=%d reorth=%d K=%zu: A %.3g v %.3g\n", what,
                 (int)reorth, K, fabs(adA - fdA) / fabs(fdA), fabs(adv - fdv) / fabs(fdv));
@@ -552,7 +530,7 @@ START_TEST(test_quadform_and_funm_highlevel)
     for (size_t i = 0; i < n; ++i)
         lam[i] = 0.6 + 0.19 * (double)i + 0.02 * sin(2.385 * (double)i);
     double *A = test_random_symmetric(n, lam, 61);
-    double *v = randvec(n, 62), *u = randvec(n, 63);
+    double *v = test_randvec(n, 62), *u = test_randvec(n, 63);
     kry_funm_fn fs[3] = {kry_funm_log(), kry_funm_exp(-0.4), kry_funm_inv()};
     for (int k = 0; k < 3; ++k)
         for (int what = 0; what < 2; ++what) {
@@ -574,17 +552,17 @@ START_TEST(test_rank_one_cotangent)
     for (size_t i = 0; i < n; ++i)
         lam[i] = 1.0 + 0.3 * (double)i;
     double *A = test_random_symmetric(n, lam, 71);
-    double *v = randvec(n, 72), *dir = randvec(n, 73), coef[7];
+    double *v = test_randvec(n, 72), *dir = test_randvec(n, 73), coef[7];
     for (size_t k = 0; k <= K; ++k)
         coef[k] = 0.3 * (double)k - 0.77;
-    double *xbar = vec_alloc(n * (K + 1));
+    double *xbar = test_vec_alloc(n * (K + 1));
     for (size_t k = 0; k <= K; ++k)
         for (size_t i = 0; i < n; ++i)
             xbar[k * n + i] = coef[k] * dir[i];
     double ab[6], bb[6];
     kry_rng_fill_normal(74, KRY_RNG_STREAM_USER, 0, K, ab);
     kry_rng_fill_normal(75, KRY_RNG_STREAM_USER, 0, K, bb);
-    double *Q = vec_alloc(n * (K + 1)), al[6], be[6], vn;
+    double *Q = test_vec_alloc(n * (K + 1)), al[6], be[6], vn;
     ck_assert_uint_eq(forward(n, A, v, K, 1, Q, al, be, &vn), K);
     kry_operator dense;
     ck_assert_int_eq(kry_operator_dense(n, A, n, &dense), KRY_OK);
@@ -599,8 +577,8 @@ START_TEST(test_rank_one_cotangent)
     kry_adjoint_cotangent c2 = {NULL, 0, coef, dir, ab, bb};
     for (int m = 0; m < 2; ++m) {
         kry_adjoint_method method = m ? KRY_ADJOINT_ARNOLDI : KRY_ADJOINT_LANCZOS;
-        double *t1 = vec_alloc(n * n), *t2 = vec_alloc(n * n), *v1 = vec_alloc(n),
-               *v2 = vec_alloc(n);
+        double *t1 = test_vec_alloc(n * n), *t2 = test_vec_alloc(n * n), *v1 = test_vec_alloc(n),
+               *v2 = test_vec_alloc(n);
         ck_assert_int_eq(kry_adjoint_backward(&dense, &d, &c1, method, NULL, ws, t1, v1),
                          KRY_OK);
         ck_assert_int_eq(kry_adjoint_backward(&dense, &d, &c2, method, NULL, ws, t2, v2),
@@ -610,13 +588,13 @@ START_TEST(test_rank_one_cotangent)
         for (size_t i = 0; i < n; ++i)
             ck_assert_close(v2[i], v1[i], 1e-13);
         /* Affine: theta_bar_i = <Gbar, B_i> with Gbar the dense gradient t1. */
-        double g3[3] = {0}, f3[3] = {0}, *v3 = vec_alloc(n), *v4 = vec_alloc(n);
+        double g3[3] = {0}, f3[3] = {0}, *v3 = test_vec_alloc(n), *v4 = test_vec_alloc(n);
         kry_adjoint_params ap = kry_adjoint_params_default();
         ck_assert(ap.matvec_vjp == NULL);
         ck_assert_int_eq(kry_adjoint_backward(&aff, &d, &c1, method, NULL, ws, g3, v3), KRY_OK);
         ap.matvec_vjp = kry_affine_matvec_vjp;
         ck_assert_int_eq(kry_adjoint_backward(&aff, &d, &c1, method, &ap, ws, f3, v4), KRY_OK);
-        double ga = dotn(n * n, t1, A), gi = 0.0;
+        double ga = test_dot(n * n, t1, A), gi = 0.0;
         for (size_t i = 0; i < n; ++i)
             gi += t1[i * n + i];
         ck_assert_close(g3[0], ga, 1e-12);
@@ -657,9 +635,9 @@ typedef struct fam {
 static void fam_init(fam *f, size_t n, const double *theta)
 {
     f->n = n;
-    f->ld = vec_alloc(n);
-    f->le = vec_alloc(n);
-    f->dd = vec_alloc(n);
+    f->ld = test_vec_alloc(n);
+    f->le = test_vec_alloc(n);
+    f->dd = test_vec_alloc(n);
     for (size_t i = 0; i < n; ++i) {
         f->ld[i] = 2.0;
         f->le[i] = -1.0;
@@ -669,7 +647,7 @@ static void fam_init(fam *f, size_t n, const double *theta)
     ck_assert_int_eq(kry_operator_tridiag(n, f->dd, f->le, &f->D), KRY_OK);
     /* D's off-diagonal must be zero: rebuild with a zero e. */
     kry_operator_destroy(&f->D);
-    double *z = vec_alloc(n);
+    double *z = test_vec_alloc(n);
     ck_assert_int_eq(kry_operator_tridiag(n, f->dd, z, &f->D), KRY_OK);
     free(z);
     const kry_operator *terms[3] = {&f->L, NULL, &f->D};
@@ -753,7 +731,7 @@ START_TEST(test_slq_inexact)
     fam F;
     fam_init(&F, n, theta);
     /* Dense A(theta) and the B_i, for the reference. */
-    double *A = vec_alloc(n * n), *lam = vec_alloc(n), *U = vec_alloc(n * n);
+    double *A = test_vec_alloc(n * n), *lam = test_vec_alloc(n), *U = test_vec_alloc(n * n);
     for (size_t i = 0; i < n; ++i) {
         A[i * n + i] = theta[0] * 2.0 + theta[1] + theta[2] * F.dd[i];
         if (i + 1 < n)
@@ -818,7 +796,7 @@ START_TEST(test_affine_operator)
     fam_init(&F, n, theta);
     ck_assert_uint_eq(F.A.n_params, 3);
     ck_assert(F.A.param_vjp != NULL);
-    double *x = randvec(n, 81), *w = randvec(n, 82), *y = vec_alloc(n), *ref = vec_alloc(n);
+    double *x = test_randvec(n, 81), *w = test_randvec(n, 82), *y = test_vec_alloc(n), *ref = test_vec_alloc(n);
     for (int pass = 0; pass < 2; ++pass) {
         ck_assert_int_eq(kry_operator_apply(&F.A, x, y), KRY_OK);
         for (size_t i = 0; i < n; ++i) {
@@ -840,7 +818,7 @@ START_TEST(test_affine_operator)
         ck_assert_close(g[1], 0.5 + gI, 1e-14);
         ck_assert_close(g[2], 0.5 + gD, 1e-14);
         /* Fused: u = A w and grad += x^T B_i w (= w^T B_i x). */
-        double gf[3] = {0}, *u = vec_alloc(n);
+        double gf[3] = {0}, *u = test_vec_alloc(n);
         ck_assert_int_eq(kry_affine_matvec_vjp(F.A.ctx, w, x, u, gf), 0);
         ck_assert_close(gf[0], gl, 1e-14);
         ck_assert_close(gf[1], gI, 1e-14);
@@ -865,7 +843,7 @@ END_TEST
 static double *pencil_theta(size_t n, size_t p, uint64_t seed)
 {
     size_t np = kry_pencil_full_nparams(n, p);
-    double *t = vec_alloc(np);
+    double *t = test_vec_alloc(np);
     kry_rng_fill_normal(seed, KRY_RNG_STREAM_USER, 0, np, t);
     double *d0 = t + p;
     for (size_t r = 0; r < n; ++r)
@@ -887,7 +865,7 @@ START_TEST(test_pencil_full)
     kry_operator op;
     ck_assert_int_eq(kry_operator_pencil_full(n, p, theta, &op), KRY_OK);
     ck_assert_uint_eq(op.n_params, np);
-    double *x = randvec(n, 112), *w = randvec(n, 113), *y = vec_alloc(n);
+    double *x = test_randvec(n, 112), *w = test_randvec(n, 113), *y = test_vec_alloc(n);
     const double *xx = theta, *d0 = xx + p, *e0 = d0 + n, *D = e0 + (n - 1), *E = D + n * p;
     double d[14], e[13];
     for (size_t r = 0; r < n; ++r) {
@@ -906,20 +884,20 @@ START_TEST(test_pencil_full)
                      (r + 1 < n ? e[r] * x[r + 1] : 0.0);
         ck_assert_close(y[r], ref, 1e-14);
     }
-    double *g = vec_alloc(np);
+    double *g = test_vec_alloc(np);
     ck_assert_int_eq(op.param_vjp(op.ctx, x, w, g), 0);
-    double *tp = vec_alloc(np);
+    double *tp = test_vec_alloc(np);
     for (size_t k = 0; k < np; ++k) {
         const double h = 0.37;
         memcpy(tp, theta, np * sizeof(double));
         tp[k] += h;
         ck_assert_int_eq(kry_pencil_full_set(&op, tp), KRY_OK);
         ck_assert_int_eq(kry_operator_apply(&op, x, y), KRY_OK);
-        double fp = dotn(n, w, y);
+        double fp = test_dot(n, w, y);
         tp[k] -= 2 * h;
         ck_assert_int_eq(kry_pencil_full_set(&op, tp), KRY_OK);
         ck_assert_int_eq(kry_operator_apply(&op, x, y), KRY_OK);
-        double fm = dotn(n, w, y);
+        double fm = test_dot(n, w, y);
         ck_assert_msg(fabs((fp - fm) / (2 * h) - g[k]) <= 1e-12 * (1.0 + fabs(g[k])),
                       "param %zu: %g vs %g", k, g[k], (fp - fm) / (2 * h));
     }
@@ -930,7 +908,7 @@ START_TEST(test_pencil_full)
     kry_funm_ws *fws = kry_funm_ws_alloc(n, 8);
     kry_adjoint_ws *aws = kry_adjoint_ws_alloc(n, 8);
     kry_funm_fn f = kry_funm_log();
-    double *v = randvec(n, 114);
+    double *v = test_randvec(n, 114);
     for (int mode = 0; mode < 2; ++mode) {
         kry_lanczos_params lp = kry_lanczos_params_default();
         lp.max_steps = 8;
@@ -941,7 +919,7 @@ START_TEST(test_pencil_full)
                                               NULL),
                          KRY_OK);
         /* Central differences along a random direction over all parameters. */
-        double *dir = randvec(np, 115 + (uint64_t)mode);
+        double *dir = test_randvec(np, 115 + (uint64_t)mode);
         const double h = 1e-6;
         for (size_t k = 0; k < np; ++k)
             tp[k] = theta[k] + h * dir[k];
@@ -953,7 +931,7 @@ START_TEST(test_pencil_full)
         ck_assert_int_eq(kry_pencil_full_set(&op, tp), KRY_OK);
         ck_assert_int_eq(kry_funm_quadform(&op, &f, v, &lp, lws, fws, &qm, NULL), KRY_OK);
         ck_assert_int_eq(kry_pencil_full_set(&op, theta), KRY_OK);
-        double fd = (qp - qm) / (2 * h), ad = dotn(np, g, dir);
+        double fd = (qp - qm) / (2 * h), ad = test_dot(np, g, dir);
         ck_assert_msg(fabs(fd - ad) <= 1e-8 * fabs(fd), "mode %d: %.12g vs FD %.12g", mode, ad,
                       fd);
         free(dir);
@@ -1062,15 +1040,15 @@ START_TEST(test_args_backward)
 {
     const size_t n = 8, K = 4;
     double lam[8] = {1, 2, 3, 4, 5, 6, 7, 8};
-    double *A = test_random_symmetric(n, lam, 91), *v = randvec(n, 92);
-    double *Q = vec_alloc(n * (K + 1)), al[4], be[4], vn;
+    double *A = test_random_symmetric(n, lam, 91), *v = test_randvec(n, 92);
+    double *Q = test_vec_alloc(n * (K + 1)), al[4], be[4], vn;
     ck_assert_uint_eq(forward(n, A, v, K, 0, Q, al, be, &vn), K);
     kry_operator op;
     ck_assert_int_eq(kry_operator_dense(n, A, n, &op), KRY_OK);
     kry_adjoint_ws *ws = kry_adjoint_ws_alloc(n, K), *small = kry_adjoint_ws_alloc(n, K - 1);
     kry_adjoint_ws *other = kry_adjoint_ws_alloc(n + 1, K);
     double ab[4] = {0.1, 0.2, 0.3, 0.4}, bb[4] = {0.5, 0.6, 0.7, 0.8};
-    double *tb = vec_alloc(n * n), *vb = vec_alloc(n);
+    double *tb = test_vec_alloc(n * n), *vb = test_vec_alloc(n);
     kry_adjoint_decomp d = {K, Q, n, al, be, vn, 0};
     kry_adjoint_cotangent ct = {NULL, 0, NULL, NULL, ab, bb};
     const kry_adjoint_method M = KRY_ADJOINT_LANCZOS;
@@ -1133,7 +1111,7 @@ START_TEST(test_args_backward)
     c2 = ct;
     c2.alpha_bar = abn;
     ck_assert_int_eq(kry_adjoint_backward(&op, &d, &c2, M, NULL, ws, tb, vb), KRY_ENONFINITE);
-    double *xb = vec_alloc(n * (K + 1));
+    double *xb = test_vec_alloc(n * (K + 1));
     xb[3 * n + 2] = INFINITY;
     c2 = ct;
     c2.xbar = xb;
@@ -1201,7 +1179,7 @@ START_TEST(test_args_highlevel)
     double lam[12];
     for (size_t i = 0; i < n; ++i)
         lam[i] = (double)i - 3.5; /* indefinite */
-    double *A = test_random_symmetric(n, lam, 95), *v = randvec(n, 96), *u = randvec(n, 97);
+    double *A = test_random_symmetric(n, lam, 95), *v = test_randvec(n, 96), *u = test_randvec(n, 97);
     kry_operator op;
     ck_assert_int_eq(kry_operator_dense(n, A, n, &op), KRY_OK);
     kry_lanczos_ws *lws = kry_lanczos_ws_alloc(n, 6);
@@ -1213,7 +1191,7 @@ START_TEST(test_args_highlevel)
     kry_lanczos_params lp = kry_lanczos_params_default();
     lp.max_steps = 6;
     kry_funm_fn lg = kry_funm_log(), ex = kry_funm_exp(0.3);
-    double val, *tb = vec_alloc(n * n), *vb = vec_alloc(n), *y = vec_alloc(n);
+    double val, *tb = test_vec_alloc(n * n), *vb = test_vec_alloc(n), *y = test_vec_alloc(n);
     ck_assert_int_eq(kry_adjoint_quadform(&op, &lg, v, &lp, NULL, lws, fws, aws, &val, tb, vb),
                      KRY_EDOMAIN);
     ck_assert_int_eq(kry_adjoint_quadform(&op, &ex, v, &lp, NULL, lws, fws, asmall, &val, tb,
@@ -1262,7 +1240,7 @@ START_TEST(test_args_highlevel)
         dl[i] = 1.0 + (double)(i % 3); /* three distinct eigenvalues */
     kry_operator dop;
     ck_assert_int_eq(kry_operator_tridiag(n, dl, NULL, &dop), KRY_EINVAL); /* e needed */
-    double *z = vec_alloc(n);
+    double *z = test_vec_alloc(n);
     ck_assert_int_eq(kry_operator_tridiag(n, dl, z, &dop), KRY_OK);
     lp.reorth = KRY_REORTH_FULL;
     lp.continue_on_breakdown = 1;
@@ -1386,16 +1364,16 @@ START_TEST(test_edge_invariant_repeated)
        the dense Daleckii-Krein gradient (F_ii = f' on the ties). */
     const size_t n = 10;
     double lam[10] = {1.3, 1.3, 1.3, 1.3, 2.7, 2.7, 2.7, 4.1, 4.1, 4.1};
-    double *A = test_random_symmetric(n, lam, 99), *v = randvec(n, 100);
+    double *A = test_random_symmetric(n, lam, 99), *v = test_randvec(n, 100);
     kry_funm_fn f = kry_funm_sqrt();
-    double *gA = vec_alloc(n * n), *gv = vec_alloc(n), ref;
+    double *gA = test_vec_alloc(n * n), *gv = test_vec_alloc(n), ref;
     dense_dk(n, A, v, &f, gA, gv, &ref);
     kry_operator op;
     ck_assert_int_eq(kry_operator_dense(n, A, n, &op), KRY_OK);
     kry_lanczos_ws *lws = kry_lanczos_ws_alloc(n, 6);
     kry_funm_ws *fws = kry_funm_ws_alloc(n, 6);
     kry_adjoint_ws *aws = kry_adjoint_ws_alloc(n, 6);
-    double *tb = vec_alloc(n * n), *vb = vec_alloc(n), val, eA, ev;
+    double *tb = test_vec_alloc(n * n), *vb = test_vec_alloc(n), val, eA, ev;
     for (int mode = 0; mode < 2; ++mode) {
         kry_lanczos_params lp = kry_lanczos_params_default();
         lp.max_steps = 6;

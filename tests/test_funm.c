@@ -20,34 +20,12 @@
 
 /* ---------------------------------------------------------------- helpers ---- */
 
-static double *vec_alloc(size_t n)
-{
-    double *x = calloc(n ? n : 1, sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    return x;
-}
-
-static double *randvec(size_t n, uint64_t seed)
-{
-    double *x = vec_alloc(n);
-    kry_rng_fill_normal(seed, KRY_RNG_STREAM_TEST, 0, n, x);
-    return x;
-}
-
-static double dotn(size_t n, const double *x, const double *y)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; ++i)
-        s += x[i] * y[i];
-    return s;
-}
-
 static double rel_err(size_t n, const double *a, const double *b)
 {
     double num = 0.0;
     for (size_t i = 0; i < n; ++i)
         num += (a[i] - b[i]) * (a[i] - b[i]);
-    return sqrt(num / dotn(n, b, b));
+    return sqrt(num / test_dot(n, b, b));
 }
 
 /* Reference y = U f(Lambda) U^T v for a dense row-major symmetric A (LAPACK dsyevr);
@@ -55,13 +33,13 @@ static double rel_err(size_t n, const double *a, const double *b)
 static void dense_funm(size_t n, const double *A, const kry_funm_fn *f, const double *v,
                        double *y, double *quad)
 {
-    double *lam = vec_alloc(n), *U = vec_alloc(n * n), *c = vec_alloc(n);
+    double *lam = test_vec_alloc(n), *U = test_vec_alloc(n * n), *c = test_vec_alloc(n);
     ck_assert_int_eq(test_dsyevr(n, A, lam, U), 0);
     double q = 0.0;
     for (size_t i = 0; i < n; ++i) {
         double fl;
         ck_assert_int_eq(kry_funm_eval(f, lam[i], &fl, NULL), KRY_OK);
-        double ci = dotn(n, U + i * n, v);
+        double ci = test_dot(n, U + i * n, v);
         c[i] = fl * ci;
         q += fl * ci * ci;
     }
@@ -82,7 +60,7 @@ static void dense_funm(size_t n, const double *A, const kry_funm_fn *f, const do
 /* Dense row-major tridiagonal matrix from (alpha, beta). */
 static double *tridiag_dense(size_t m, const double *al, const double *be)
 {
-    double *T = vec_alloc(m * m);
+    double *T = test_vec_alloc(m * m);
     for (size_t i = 0; i < m; ++i) {
         T[i * m + i] = al[i];
         if (i + 1 < m)
@@ -94,7 +72,7 @@ static double *tridiag_dense(size_t m, const double *al, const double *be)
 /* A well-conditioned SPD matrix U diag(lam) U^T with lam in [lo, hi]. */
 static double *spd_matrix(size_t n, double lo, double hi, uint64_t seed)
 {
-    double *lam = vec_alloc(n);
+    double *lam = test_vec_alloc(n);
     for (size_t i = 0; i < n; ++i)
         lam[i] = lo + (hi - lo) * (double)i / (double)(n > 1 ? n - 1 : 1) +
                  0.001 * sin(2.385 * (double)i);
@@ -297,21 +275,21 @@ START_TEST(test_tridiag_vjp_fd)
                 /* a^T f(T) b = (f(T) a)^T b: use f(T) e_j columns via symmetry; simpler:
                    a^T f(T) b with b = e_0 is a . fe; otherwise via the dense reference. */
                 if (!withb) {
-                    lp = dotn(m, a, fe);
+                    lp = test_dot(m, a, fe);
                 } else {
                     double *T = tridiag_dense(m, al, be), y[7];
                     dense_funm(m, T, &fs[k], b, y, NULL);
-                    lp = dotn(m, a, y);
+                    lp = test_dot(m, a, y);
                     free(T);
                 }
                 *p = save - h;
                 ck_assert_int_eq(kry_funm_tridiag(ws, m, al, be, &fs[k], NULL, fe), KRY_OK);
                 if (!withb) {
-                    lm = dotn(m, a, fe);
+                    lm = test_dot(m, a, fe);
                 } else {
                     double *T = tridiag_dense(m, al, be), y[7];
                     dense_funm(m, T, &fs[k], b, y, NULL);
-                    lm = dotn(m, a, y);
+                    lm = test_dot(m, a, y);
                     free(T);
                 }
                 *p = save;
@@ -335,7 +313,7 @@ START_TEST(test_apply_vs_dense)
        Krylov approximation of exp converges fast (error below 1e-10 at K = 20). */
     const size_t n = 40;
     double *A = spd_matrix(n, 0.5, 6.0, 3);
-    double *v = randvec(n, 4);
+    double *v = test_randvec(n, 4);
     for (size_t i = 0; i < n; ++i)
         v[i] *= 1.7;
     kry_operator op;
@@ -346,7 +324,7 @@ START_TEST(test_apply_vs_dense)
     ck_assert_ptr_nonnull(fws);
     kry_lanczos_params lp = kry_lanczos_params_default();
     kry_funm_fn fs[4] = {kry_funm_exp(-0.9), kry_funm_log(), kry_funm_sqrt(), kry_funm_inv()};
-    double *y = vec_alloc(n), *ref = vec_alloc(n);
+    double *y = test_vec_alloc(n), *ref = test_vec_alloc(n);
     for (int k = 0; k < 4; ++k) {
         double q, rq;
         dense_funm(n, A, &fs[k], v, ref, &rq);
@@ -383,7 +361,7 @@ START_TEST(test_logdet_vs_cholesky)
        matrix: within 3 standard errors and 1e-2 relative of the Cholesky log-det. */
     const size_t n = 150;
     double *A = spd_matrix(n, 1.0, 9.0, 5);
-    double *L = vec_alloc(n * n);
+    double *L = test_vec_alloc(n * n);
     memcpy(L, A, n * n * sizeof(double));
     ck_assert_int_eq(LAPACKE_dpotrf(LAPACK_ROW_MAJOR, 'L', (int)n, L, (int)n), 0);
     double ref = 0.0;
@@ -430,7 +408,7 @@ START_TEST(test_trace_and_density)
        diagonal give v^T A v = tr A), tr exp(A) within error bars, and a density that
        integrates to 1 with mean tr(A)/n. */
     const size_t n = 64;
-    test_diag t = {n, vec_alloc(n), 0};
+    test_diag t = {n, test_vec_alloc(n), 0};
     double tr = 0.0, tre = 0.0;
     for (size_t i = 0; i < n; ++i) {
         t.d[i] = 0.5 + 2.0 * (double)i / (double)n + 0.01 * sin((double)i);
@@ -477,7 +455,7 @@ START_TEST(test_trace_and_density)
     ck_assert(sigma > 0.0 && sigma < 0.2);
     /* Integrate the density on a fine grid (trapezoid): 1 and mean tr(A)/n. */
     const size_t nt = 2001;
-    double *tg = vec_alloc(nt), *dg = vec_alloc(nt);
+    double *tg = test_vec_alloc(nt), *dg = test_vec_alloc(nt);
     for (size_t k = 0; k < nt; ++k)
         tg[k] = -1.0 + 5.0 * (double)k / (double)(nt - 1);
     ck_assert_int_eq(kry_density_eval(nodes, weights, count, sigma, tg, nt, dg), KRY_OK);
@@ -565,7 +543,7 @@ START_TEST(test_not_spd_detected)
     ck_assert(r.ritz_min < 0.0);
     ck_assert_uint_eq(r.probes, 0);
     kry_funm_fn s = kry_funm_sqrt();
-    double *v = randvec(n, 10), *y = vec_alloc(n), q;
+    double *v = test_randvec(n, 10), *y = test_vec_alloc(n), q;
     ck_assert_int_eq(kry_funm_apply(&op, &s, v, &p.lanczos, lws, fws, y, NULL), KRY_EDOMAIN);
     ck_assert_int_eq(kry_funm_quadform(&op, &s, v, &p.lanczos, lws, fws, &q, NULL),
                      KRY_EDOMAIN);
@@ -670,7 +648,7 @@ END_TEST
 START_TEST(test_args_lanczos_layer)
 {
     const size_t n = 10;
-    test_diag t = {n, vec_alloc(n), 0};
+    test_diag t = {n, test_vec_alloc(n), 0};
     for (size_t i = 0; i < n; ++i)
         t.d[i] = 1.0 + (double)i;
     kry_operator op = test_diag_op(&t), bad;
@@ -679,7 +657,7 @@ START_TEST(test_args_lanczos_layer)
     kry_funm_ws *fws = kry_funm_ws_alloc(n, 5), *fsmall = kry_funm_ws_alloc(n, 3);
     kry_funm_ws *fother = kry_funm_ws_alloc(n + 1, 5);
     kry_funm_fn f = kry_funm_log();
-    double *v = randvec(n, 1), *y = vec_alloc(n), q;
+    double *v = test_randvec(n, 1), *y = test_vec_alloc(n), q;
     kry_lanczos_params lp = kry_lanczos_params_default();
     lp.max_steps = 5;
     ck_assert_int_eq(kry_funm_apply(NULL, &f, v, &lp, lws, fws, y, NULL), KRY_EINVAL);
@@ -691,7 +669,7 @@ START_TEST(test_args_lanczos_layer)
     ck_assert_int_eq(kry_funm_quadform(&op, &f, v, &lp, lws, fws, NULL, NULL), KRY_EINVAL);
     ck_assert_int_eq(kry_funm_apply(&op, &f, v, &lp, lws, fsmall, y, NULL), KRY_EDIM);
     ck_assert_int_eq(kry_funm_apply(&bad, &f, v, &lp, lws, fws, y, NULL), KRY_ECALLBACK);
-    double *vz = vec_alloc(n);
+    double *vz = test_vec_alloc(n);
     ck_assert_int_eq(kry_funm_quadform(&op, &f, vz, &lp, lws, fws, &q, NULL), KRY_EINVAL);
     lp.breakdown_tol = NAN;
     ck_assert_int_eq(kry_funm_quadform(&op, &f, v, &lp, lws, fws, &q, NULL), KRY_EINVAL);
@@ -785,7 +763,7 @@ START_TEST(test_edge_invariant_and_ties)
     kry_lanczos_params lp = kry_lanczos_params_default();
     lp.max_steps = 8;
     kry_funm_fn f = kry_funm_sqrt();
-    double *v = randvec(n, 22), *y = vec_alloc(n), *ref = vec_alloc(n), q, rq;
+    double *v = test_randvec(n, 22), *y = test_vec_alloc(n), *ref = test_vec_alloc(n), q, rq;
     kry_lanczos_result info;
     ck_assert_int_eq(kry_funm_apply(&op, &f, v, &lp, lws, fws, y, &info), KRY_OK);
     ck_assert_int_eq(info.reason, KRY_CONVERGED_INVARIANT);

@@ -15,29 +15,7 @@
 
 /* ---------------------------------------------------------------- helpers ---- */
 
-static double *vec_alloc(size_t n)
-{
-    double *x = malloc((n ? n : 1) * sizeof *x);
-    ck_assert_ptr_nonnull(x);
-    return x;
-}
-
-static double *randvec(size_t n, uint64_t seed)
-{
-    double *x = vec_alloc(n);
-    kry_rng_fill_normal(seed, KRY_RNG_STREAM_TEST, 0, n, x);
-    return x;
-}
-
-static double dotn(size_t n, const double *x, const double *y)
-{
-    double s = 0.0;
-    for (size_t i = 0; i < n; ++i)
-        s += x[i] * y[i];
-    return s;
-}
-
-static double nrmn(size_t n, const double *x) { return sqrt(dotn(n, x, x)); }
+static double nrmn(size_t n, const double *x) { return sqrt(test_dot(n, x, x)); }
 
 /* |a - b| / |b| over vectors. */
 static double rel_err(size_t n, const double *a, const double *b)
@@ -52,7 +30,7 @@ static double rel_err(size_t n, const double *a, const double *b)
 static void naive_matvec(size_t n, const double *a, const double *x, double *y)
 {
     for (size_t i = 0; i < n; ++i)
-        y[i] = dotn(n, a + i * n, x);
+        y[i] = test_dot(n, a + i * n, x);
 }
 
 /* y = T x for the tridiagonal (d, e). */
@@ -72,9 +50,9 @@ static void naive_tridiag(size_t n, const double *d, const double *e, const doub
 /* w^T A u through kry_operator_apply. */
 static double bilinear(const kry_operator *op, const double *u, const double *w)
 {
-    double *au = vec_alloc(op->n);
+    double *au = test_vec_alloc(op->n);
     ck_assert_int_eq(kry_operator_apply(op, u, au), KRY_OK);
-    double s = dotn(op->n, w, au);
+    double s = test_dot(op->n, w, au);
     free(au);
     return s;
 }
@@ -83,7 +61,7 @@ static double bilinear(const kry_operator *op, const double *u, const double *w)
 static double *op_to_dense(const kry_operator *op)
 {
     size_t n = op->n;
-    double *a = vec_alloc(n * n), *e = vec_alloc(n), *col = vec_alloc(n);
+    double *a = test_vec_alloc(n * n), *e = test_vec_alloc(n), *col = test_vec_alloc(n);
     for (size_t j = 0; j < n; ++j) {
         memset(e, 0, n * sizeof *e);
         e[j] = 1.0;
@@ -166,7 +144,7 @@ START_TEST(test_dense_product)
 {
     const size_t n = 13, lda = 16;
     double *full = test_random_gaussian_symmetric(n, 2385);
-    double *a = vec_alloc(n * lda);
+    double *a = test_vec_alloc(n * lda);
     for (size_t i = 0; i < n; ++i)
         for (size_t j = 0; j < lda; ++j)
             a[i * lda + j] = (j >= i && j < n) ? full[i * n + j] : NAN;
@@ -177,7 +155,7 @@ START_TEST(test_dense_product)
     ck_assert(op.param_vjp != NULL);
     free(a); /* the operator holds a copy */
 
-    double *x = randvec(n, 1), *y = vec_alloc(n), *yr = vec_alloc(n);
+    double *x = test_randvec(n, 1), *y = test_vec_alloc(n), *yr = test_vec_alloc(n);
     ck_assert_int_eq(kry_operator_apply(&op, x, y), KRY_OK);
     naive_matvec(n, full, x, yr);
     ck_assert_double_lt(rel_err(n, y, yr), 1e-14);
@@ -185,7 +163,7 @@ START_TEST(test_dense_product)
     /* Block product: k = 3 columns with leading dimensions larger than n. */
     ck_assert(op.matvec_block != NULL);
     const size_t k = 3, ldx = n + 2, ldy = n + 5;
-    double *X = randvec(ldx * k, 2), *Y = vec_alloc(ldy * k);
+    double *X = test_randvec(ldx * k, 2), *Y = test_vec_alloc(ldy * k);
     for (size_t i = 0; i < ldy * k; ++i)
         Y[i] = -99.5;
     ck_assert_int_eq(op.matvec_block(op.ctx, k, X, ldx, Y, ldy), 0);
@@ -213,11 +191,11 @@ END_TEST
 START_TEST(test_tridiag_matvec)
 {
     const size_t n = 11;
-    double *d = randvec(n, 3), *e = randvec(n - 1, 4);
+    double *d = test_randvec(n, 3), *e = test_randvec(n - 1, 4);
     kry_operator op;
     ck_assert_int_eq(kry_operator_tridiag(n, d, e, &op), KRY_OK);
     ck_assert_uint_eq(op.n_params, 2 * n - 1);
-    double *x = randvec(n, 5), *y = vec_alloc(n), *yr = vec_alloc(n);
+    double *x = test_randvec(n, 5), *y = test_vec_alloc(n), *yr = test_vec_alloc(n);
     naive_tridiag(n, d, e, x, yr);
     d[0] = e[0] = 1e9; /* the operator holds a copy */
     ck_assert_int_eq(kry_operator_apply(&op, x, y), KRY_OK);
@@ -235,12 +213,12 @@ END_TEST
 START_TEST(test_pencil_matvec)
 {
     const size_t n = 9, p = 3;
-    double *d0 = randvec(n, 6), *e0 = randvec(n - 1, 7);
-    double *D = randvec(n * p, 8), *E = randvec((n - 1) * p, 9);
+    double *d0 = test_randvec(n, 6), *e0 = test_randvec(n - 1, 7);
+    double *D = test_randvec(n * p, 8), *E = test_randvec((n - 1) * p, 9);
     kry_operator op;
     ck_assert_int_eq(kry_operator_pencil(n, p, d0, e0, D, E, &op), KRY_OK);
     ck_assert_uint_eq(op.n_params, p);
-    double *v = randvec(n, 10), *y = vec_alloc(n), *yr = vec_alloc(n);
+    double *v = test_randvec(n, 10), *y = test_vec_alloc(n), *yr = test_vec_alloc(n);
 
     ck_assert_int_eq(kry_operator_apply(&op, v, y), KRY_OK);
     naive_tridiag(n, d0, e0, v, yr);
@@ -282,7 +260,7 @@ START_TEST(test_dense_param_vjp_fd)
 {
     const size_t n = 5;
     double *a = test_random_gaussian_symmetric(n, 77);
-    double *u = randvec(n, 11), *w = randvec(n, 12);
+    double *u = test_randvec(n, 11), *w = test_randvec(n, 12);
     double grad[25];
     for (size_t i = 0; i < n * n; ++i)
         grad[i] = 0.4375; /* param_vjp adds into grad */
@@ -321,8 +299,8 @@ END_TEST
 START_TEST(test_tridiag_param_vjp_fd)
 {
     const size_t n = 7, np = 2 * n - 1;
-    double *de = randvec(np, 13); /* d = de[0..n), e = de[n..2n-1) */
-    double *u = randvec(n, 14), *w = randvec(n, 15);
+    double *de = test_randvec(np, 13); /* d = de[0..n), e = de[n..2n-1) */
+    double *u = test_randvec(n, 14), *w = test_randvec(n, 15);
     double grad[13];
     for (size_t i = 0; i < np; ++i)
         grad[i] = -1.625;
@@ -352,9 +330,9 @@ END_TEST
 START_TEST(test_pencil_param_vjp_fd)
 {
     const size_t n = 8, p = 4;
-    double *d0 = randvec(n, 16), *e0 = randvec(n - 1, 17);
-    double *D = randvec(n * p, 18), *E = randvec((n - 1) * p, 19);
-    double *u = randvec(n, 20), *w = randvec(n, 21);
+    double *d0 = test_randvec(n, 16), *e0 = test_randvec(n - 1, 17);
+    double *D = test_randvec(n * p, 18), *E = test_randvec((n - 1) * p, 19);
+    double *u = test_randvec(n, 20), *w = test_randvec(n, 21);
     double x[4] = {0.3125, -2.1, 0.77, 1.0625}, grad[4] = {0.5, 0.5, 0.5, 0.5};
     kry_operator op;
     ck_assert_int_eq(kry_operator_pencil(n, p, d0, e0, D, E, &op), KRY_OK);
@@ -391,7 +369,7 @@ START_TEST(test_shift_scale)
     test_dense td = {n, full, 0};
     kry_operator user = test_dense_op(&td), dense, sh, sc;
     ck_assert_int_eq(kry_operator_dense(n, full, n, &dense), KRY_OK);
-    double *x = randvec(n, 22), *y = vec_alloc(n), *yr = vec_alloc(n);
+    double *x = test_randvec(n, 22), *y = test_vec_alloc(n), *yr = test_vec_alloc(n);
     const double sigma = 1.7325, s = -0.6125;
     naive_matvec(n, full, x, yr);
 
@@ -412,9 +390,9 @@ START_TEST(test_shift_scale)
     ck_assert_uint_eq(td.matvecs, 2);
 
     /* Forwarding of param_vjp and matvec_block. */
-    double *u = randvec(n, 23), *w = randvec(n, 24), *g = vec_alloc(n * n);
+    double *u = test_randvec(n, 23), *w = test_randvec(n, 24), *g = test_vec_alloc(n * n);
     const size_t k = 2;
-    double *X = randvec(n * k, 25), *Y = vec_alloc(n * k);
+    double *X = test_randvec(n * k, 25), *Y = test_vec_alloc(n * k);
 
     ck_assert_int_eq(kry_operator_shift(&dense, sigma, &sh), KRY_OK);
     ck_assert_uint_eq(sh.n_params, n * n);
@@ -468,7 +446,7 @@ START_TEST(test_deflated_diagonal)
     test_diag td = {n, dvals, 0};
     kry_operator a = test_diag_op(&td), def;
     const size_t idx[3] = {4, 5, 7}; /* deflate 7.5, -2.75, 5.0625 */
-    double *V = vec_alloc(ldv * k), lambda[3];
+    double *V = test_vec_alloc(ldv * k), lambda[3];
     for (size_t j = 0; j < ldv * k; ++j)
         V[j] = NAN; /* padding rows are never read */
     for (size_t j = 0; j < k; ++j) {
@@ -502,8 +480,8 @@ START_TEST(test_deflated_formula_and_space)
     fake_reduce f = {0, 0};
     kry_space sp = {doubling_allreduce, &f, 0, 0};
     kry_operator a = test_dense_op(&td), def;
-    double *V = randvec(n * k, 26), *x = randvec(n, 27), *y = vec_alloc(n);
-    double *yr = vec_alloc(n), lambda[4] = {2.5, -0.75, 1.125, 3.875};
+    double *V = test_randvec(n * k, 26), *x = test_randvec(n, 27), *y = test_vec_alloc(n);
+    double *yr = test_vec_alloc(n), lambda[4] = {2.5, -0.75, 1.125, 3.875};
     for (int dist = 0; dist < 2; ++dist) {
         a.space = dist ? &sp : NULL;
         ck_assert_int_eq(kry_operator_deflated(&a, k, lambda, V, n, &def), KRY_OK);
@@ -511,7 +489,7 @@ START_TEST(test_deflated_formula_and_space)
         ck_assert_int_eq(kry_operator_apply(&def, x, y), KRY_OK);
         naive_matvec(n, full, x, yr);
         for (size_t j = 0; j < k; ++j) {
-            double c = (dist ? 2.0 : 1.0) * lambda[j] * dotn(n, V + j * n, x);
+            double c = (dist ? 2.0 : 1.0) * lambda[j] * test_dot(n, V + j * n, x);
             for (size_t i = 0; i < n; ++i)
                 yr[i] -= c * V[j * n + i];
         }
@@ -536,7 +514,7 @@ START_TEST(test_symmetry_probe)
     ck_assert_int_eq(kry_operator_symmetry(&dense, 3, &rel), KRY_OK);
     ck_assert_double_ge(rel, 0.0);
     ck_assert_double_lt(rel, 1e-15 * (double)n);
-    double *d = randvec(n, 52), *e = randvec(n - 1, 53);
+    double *d = test_randvec(n, 52), *e = test_randvec(n - 1, 53);
     ck_assert_int_eq(kry_operator_tridiag(n, d, e, &tri), KRY_OK);
     ck_assert_int_eq(kry_operator_symmetry(&tri, 4, &rel), KRY_OK);
     ck_assert_double_lt(rel, 1e-15 * (double)n);
@@ -597,7 +575,7 @@ static void lse_softmax(lse_ctx *l, const double *theta)
 {
     double zmax = -INFINITY, sum = 0.0;
     for (size_t r = 0; r < l->m; ++r) {
-        l->z[r] = dotn(l->n, l->c + r * l->n, theta);
+        l->z[r] = test_dot(l->n, l->c + r * l->n, theta);
         zmax = fmax(zmax, l->z[r]);
     }
     for (size_t r = 0; r < l->m; ++r) {
@@ -627,7 +605,7 @@ static int lse_grad(void *ctx, const double *restrict theta, double *restrict g)
 static double *lse_hessian(lse_ctx *l, const double *theta)
 {
     size_t n = l->n, m = l->m;
-    double *h = vec_alloc(n * n), *cp = vec_alloc(n);
+    double *h = test_vec_alloc(n * n), *cp = test_vec_alloc(n);
     lse_softmax(l, theta);
     for (size_t j = 0; j < n; ++j) {
         double s = 0.0;
@@ -651,7 +629,7 @@ static double hvp_max_rel_err(const kry_operator *op, const double *h, size_t nv
                               uint64_t seed)
 {
     size_t n = op->n;
-    double *v = vec_alloc(n), *y = vec_alloc(n), *yr = vec_alloc(n), worst = 0.0;
+    double *v = test_vec_alloc(n), *y = test_vec_alloc(n), *yr = test_vec_alloc(n), worst = 0.0;
     for (size_t t = 0; t < nv; ++t) {
         kry_rng_fill_normal(seed, KRY_RNG_STREAM_TEST, t * n, n, v);
         ck_assert_int_eq(kry_operator_apply(op, v, y), KRY_OK);
@@ -670,8 +648,8 @@ START_TEST(test_hvp_quadratic)
     double lam[30];
     for (size_t i = 0; i < n; ++i)
         lam[i] = 0.5 + 0.37 * (double)i - (i % 3 == 0 ? 6.1 : 0.0);
-    double *a = test_random_symmetric(n, lam, 61), *b = randvec(n, 62);
-    double *theta = randvec(n, 63), *copy = vec_alloc(n);
+    double *a = test_random_symmetric(n, lam, 61), *b = test_randvec(n, 62);
+    double *theta = test_randvec(n, 63), *copy = test_vec_alloc(n);
     memcpy(copy, theta, n * sizeof *copy);
     quad_ctx q = {n, a, b, theta, 0, 0};
     kry_hvp_fd_params prm = kry_hvp_fd_params_default();
@@ -698,13 +676,13 @@ END_TEST
 
 static void lse_setup(lse_ctx *l, size_t m, size_t n, uint64_t seed)
 {
-    double *c = randvec(m * n, seed);
+    double *c = test_randvec(m * n, seed);
     for (size_t i = 0; i < m * n; ++i)
         c[i] *= 0.45;
     l->m = m;
     l->n = n;
     l->c = c;
-    l->z = vec_alloc(m);
+    l->z = test_vec_alloc(m);
     l->user_theta = NULL;
 }
 
@@ -720,7 +698,7 @@ START_TEST(test_hvp_logsumexp)
     const size_t n = 40, m = 60;
     lse_ctx l;
     lse_setup(&l, m, n, 71);
-    double *theta = randvec(n, 72), *copy = vec_alloc(n);
+    double *theta = test_randvec(n, 72), *copy = test_vec_alloc(n);
     for (size_t i = 0; i < n; ++i)
         theta[i] *= 0.3;
     memcpy(copy, theta, n * sizeof *copy);

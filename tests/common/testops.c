@@ -201,3 +201,25 @@ int test_team_allreduce(void *ctx, double *buf, size_t count)
     pthread_barrier_wait(&t->bar);
     return too_long;
 }
+
+double *test_vec_alloc(size_t n)
+{
+    double *x = calloc(n ? n : 1, sizeof *x);
+    ck_assert_ptr_nonnull(x);
+    return x;
+}
+
+double *test_randvec(size_t n, uint64_t seed)
+{
+    double *x = test_vec_alloc(n);
+    kry_rng_fill_normal(seed, KRY_RNG_STREAM_TEST, 0, n, x);
+    return x;
+}
+
+double test_dot(size_t n, const double *x, const double *y)
+{
+    double s = 0.0;
+    for (size_t i = 0; i < n; ++i)
+        s += x[i] * y[i];
+    return s;
+}

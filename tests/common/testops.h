@@ -66,6 +66,13 @@ int test_cmp_double(const void *a, const void *b);
                       "%s = %.17g, expected %.17g (tol %g)", #a, ck_a_, ck_b_, ck_t_); \
     } while (0)
 
+/* A zeroed vector of n doubles (at least one), failing the test when out of memory. */
+double *test_vec_alloc(size_t n);
+/* A new N(0,1) vector of length n from seed (test stream, global indices 0..n). */
+double *test_randvec(size_t n, uint64_t seed);
+/* x^T y by a plain loop (an independent reference for BLAS-based code). */
+double test_dot(size_t n, const double *x, const double *y);
+
 /* Simulated processes for reduction-hook tests: two ranks are two threads of one team,
    and the allreduce sums the ranks' buffers in rank order (so every rank gets bit-identical
    results) through a barrier. A rank's context must start with a test_rank, which is what
