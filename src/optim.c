@@ -138,11 +138,12 @@ double kry_optim_loss_bce(size_t m, const double *y, const double *t, double *gr
 {
     double s = 0.0;
     for (size_t i = 0; i < m; ++i) {
-        /* log(1 + exp(y)) - t y, computed without overflow. */
-        double a = y[i];
-        s += fmax(a, 0.0) - a * t[i] + log1p(exp(-fabs(a)));
+        /* log(1 + exp(y)) - t y without overflow, and sigmoid(y), from one
+           z = exp(-|y|) in (0, 1]. */
+        double a = y[i], z = exp(-fabs(a));
+        s += fmax(a, 0.0) - a * t[i] + log1p(z);
         if (grad) {
-            double sig = a >= 0 ? 1.0 / (1.0 + exp(-a)) : exp(a) / (1.0 + exp(a));
+            double sig = (a >= 0 ? 1.0 : z) / (1.0 + z);
             grad[i] = (sig - t[i]) / (double)m;
         }
     }

@@ -132,6 +132,7 @@ START_TEST(test_optim_pieces)
     double bce = kry_optim_loss_bce(2, yv, tv, gr);
     ck_assert_close(bce, 0.5 * (log(1 + exp(-0.7)) + log(1 + exp(-30.0))), 1e-15);
     ck_assert_close(gr[0], 0.5 * (1 / (1 + exp(-0.7)) - 1), 1e-15);
+    ck_assert_close(gr[1], 0.5 * exp(-30.0) / (1 + exp(-30.0)), 1e-15);
     ck_assert_close(kry_optim_loss_mse(2, yv, tv, gr), 0.5 * (0.09 + 900.0), 1e-15);
     kry_early_stop es = kry_early_stop_init(2, 0.0);
     int imp;

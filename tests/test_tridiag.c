@@ -221,6 +221,49 @@ START_TEST(test_warm_start)
 }
 END_TEST
 
+/* Warm starts past a neighbour of lambda_k (the hop across it), past two neighbours
+   (interpolation), past a neighbour 1e-6 away, between two neighbours, and 1e-4 past a
+   neighbour 1e-2 away (then next to lambda_k but much nearer the neighbour, where
+   Laguerre's steps start tiny: the deflated Newton step): all reach dstebz's value in
+   at most 8 passes (before the hop and the deflated step: 7 to 14). */
+START_TEST(test_warm_start_past_neighbour)
+{
+    enum { n = 9, count = 8, k = 4 };
+    double d[n * count], e[(n - 1) * count], lam[count], guess[count];
+    fill_random(count, n, 4242, d, e);
+    /* Matrices 4..7: d = 1..9 with small couplings, d_5 moved next to d_4. */
+    for (size_t b = 4; b < count; ++b) {
+        for (size_t i = 0; i < n; ++i)
+            d[b * n + i] = (double)i + 1.0;
+        for (size_t i = 0; i + 1 < n; ++i)
+            e[b * (n - 1) + i] = 1e-4;
+        d[b * n + 5] = d[b * n + 4] + (b == 4 ? 1e-6 : 1e-2);
+    }
+    for (size_t b = 0; b < count; ++b) {
+        const double *db = d + b * n, *eb = e + b * (n - 1);
+        double up = ref_dstebz(n, db, eb, k + 1), dn = ref_dstebz(n, db, eb, k - 1);
+        double up2 = ref_dstebz(n, db, eb, k + 2);
+        guess[b] = b == 0 ? up + 1e-3 : b == 1 ? dn - 1e-3 : b == 2 ? up2 + 1e-3
+                 : b == 3 ? ref_dstebz(n, db, eb, k - 2) - 1e-3 : b == 4 ? up + 1e-9
+                 : b == 5 ? 0.5 * (up + up2) : up + 1e-4;
+        lam[b] = guess[b];
+    }
+    kry_tridiag_ws *ws = kry_tridiag_ws_alloc(n, count);
+    kry_tridiag_params p = kry_tridiag_params_default();
+    p.warm_start = 1;
+    for (size_t b = 0; b < count; ++b) {
+        kry_tridiag_batch B1 = {n, 1, d + b * n, n, e + b * (n - 1), n - 1};
+        ck_assert_int_eq(kry_tridiag_eigvals(ws, &B1, k, NULL, &p, lam + b, NULL), KRY_OK);
+        double ref = ref_dstebz(n, d + b * n, e + b * (n - 1), k);
+        ck_assert_msg(fabs(lam[b] - ref) <= 1e-13 * tnorm(n, d + b * n, e + b * (n - 1)),
+                      "b=%zu guess %.17g: %.17g vs %.17g", b, guess[b], lam[b], ref);
+        ck_assert_msg(kry_tridiag_ws_passes(ws) <= 8, "b=%zu: %zu passes", b,
+                      kry_tridiag_ws_passes(ws));
+    }
+    kry_tridiag_ws_free(ws);
+}
+END_TEST
+
 /* d lambda / d d_i = q_i^2 and d lambda / d e_i = 2 q_i q_{i+1}, against central
    differences of dstebz. */
 START_TEST(test_gradient_fd)
@@ -538,6 +581,7 @@ static Suite *tridiag_suite(void)
     tcase_add_test(core, test_per_matrix_k);
     tcase_add_test(core, test_strided_and_threads);
     tcase_add_test(core, test_warm_start);
+    tcase_add_test(core, test_warm_start_past_neighbour);
     tcase_add_test(core, test_gradient_fd);
     tcase_add_test(args, test_args);
     tcase_add_test(edge, test_small_sizes);

@@ -13,7 +13,11 @@
    with LAPACK's guarded LDL^T count (dstebz/dlaebz pivmin) as the fallback when
    minors underflow. Count interpolation and bisection shrink the bracket until one end
    is next to lambda_k; then Laguerre's iteration on det(T - xI) converges cubically,
-   falling back to bisection whenever a step would leave the bracket. Matrices are
+   falling back to bisection whenever a step would leave the bracket, and stops when a
+   step is below tol or when the rate of the last two steps predicts the next one
+   below tol / 8. A warm start that lies just past a neighbour of lambda_k hops across
+   it with twice Laguerre's step; a point next to lambda_k but nearer the other
+   neighbour takes a Newton step with that neighbour deflated. Matrices are
    processed in SIMD vectors of 8 (structure of arrays), two vectors in flight per
    thread. The eigenvector comes from a twisted factorisation T - lambda I =
    N_r Delta_r N_r^T at the twist index r of smallest |gamma_r| (Dhillon & Parlett

@@ -218,37 +218,50 @@ static int plot(const char *png, const char *task, size_t epochs, const double *
     return 0;
 }
 
-/* Loss of the model on rows idx[0..m) of the data, in chunks of `cap`. guess (per
-   data row) holds each row's previous output, the kernel's warm start, and is
-   updated. */
-static kry_status eval_loss(kry_eigmodel *mdl, const task_data *d, const size_t *idx,
-                            size_t m, size_t cap, double *xb, double *tb, double *yb,
-                            double *guess, double *loss, double *acc)
+/* Loss of the model on data rows [r0, r0 + m), in chunks of `cap`. guess (per data
+   row) holds each row's previous output, the kernel's warm start, and is updated in
+   place. */
+static kry_status eval_loss(kry_eigmodel *mdl, const task_data *d, size_t r0, size_t m,
+                            size_t cap, double *guess, double *loss, double *acc)
 {
     double s = 0.0;
     size_t correct = 0;
-    for (size_t a = 0; a < m; a += cap) {
-        size_t nb = m - a < cap ? m - a : cap;
-        for (size_t b = 0; b < nb; ++b) {
-            for (size_t j = 0; j < d->p; ++j)
-                xb[b * d->p + j] = d->X[idx[a + b] * d->p + j];
-            tb[b] = d->t[idx[a + b]];
-            yb[b] = guess[idx[a + b]];
-        }
-        kry_status st = kry_eigmodel_forward(mdl, nb, xb, d->p, 0, yb, NULL);
+    for (size_t a = r0; a < r0 + m; a += cap) {
+        size_t nb = r0 + m - a < cap ? r0 + m - a : cap;
+        double *y = guess + a;
+        const double *t = d->t + a;
+        kry_status st = kry_eigmodel_forward(mdl, nb, d->X + a * d->p, d->p, 0, y, NULL);
         if (st != KRY_OK)
             return st;
-        for (size_t b = 0; b < nb; ++b)
-            guess[idx[a + b]] = yb[b];
-        double l = d->regression ? kry_optim_loss_mse(nb, yb, tb, NULL)
-                                 : kry_optim_loss_bce(nb, yb, tb, NULL);
+        double l = d->regression ? kry_optim_loss_mse(nb, y, t, NULL)
+                                 : kry_optim_loss_bce(nb, y, t, NULL);
         s += l * (double)nb;
         for (size_t b = 0; b < nb; ++b)
-            correct += (yb[b] > 0.0) == (tb[b] > 0.5);
+            correct += (y[b] > 0.0) == (t[b] > 0.5);
     }
     *loss = d->regression ? sqrt(s / (double)m) : s / (double)m;
     *acc = (double)correct / (double)m;
     return KRY_OK;
+}
+
+/* Reorders the data rows as idx lists them (training rows first), so that each part
+   is contiguous; idx becomes the identity. */
+static int reorder_rows(task_data *d, size_t *idx)
+{
+    double *X = malloc(sizeof(double) * d->rows * d->p), *t = malloc(sizeof(double) * d->rows);
+    if (X == NULL || t == NULL) {
+        free(X), free(t);
+        return -1;
+    }
+    for (size_t r = 0; r < d->rows; ++r) {
+        memcpy(X + r * d->p, d->X + idx[r] * d->p, sizeof(double) * d->p);
+        t[r] = d->t[idx[r]];
+        idx[r] = r;
+    }
+    free(d->X), free(d->t);
+    d->X = X;
+    d->t = t;
+    return 0;
 }
 
 int cli_train(int argc, char **argv)
@@ -359,6 +372,8 @@ int cli_train(int argc, char **argv)
             d.t_std = ts;
         }
     }
+    if (reorder_rows(&d, idx) != 0)
+        goto out;
     if (batch > ntrain)
         batch = ntrain;
     size_t cap = nval > batch ? nval : batch;
@@ -422,7 +437,7 @@ int cli_train(int argc, char **argv)
         for (size_t a = 0; a < ntrain && st == KRY_OK; a += batch) {
             size_t nb = ntrain - a < batch ? ntrain - a : batch;
             for (size_t b = 0; b < nb; ++b) {
-                size_t r = idx[perm[a + b]];
+                size_t r = perm[a + b];
                 for (size_t j = 0; j < d.p; ++j)
                     xb[b * d.p + j] = d.X[r * d.p + j];
                 tb[b] = d.t[r];
@@ -433,7 +448,7 @@ int cli_train(int argc, char **argv)
             if (st != KRY_OK)
                 break;
             for (size_t b = 0; b < nb; ++b)
-                guess[idx[perm[a + b]]] = yb[b];
+                guess[perm[a + b]] = yb[b];
             tied_total += nt;
             double l = d.regression ? kry_optim_loss_mse(nb, yb, tb, gy)
                                     : kry_optim_loss_bce(nb, yb, tb, gy);
@@ -443,8 +458,7 @@ int cli_train(int argc, char **argv)
                 st = kry_optim_step(opt, kry_eigmodel_params(mdl), gth, &lr_now);
         }
         if (st == KRY_OK)
-            st = eval_loss(mdl, &d, idx + ntrain, nval, cap, xb, tb, yb, guess, &va_loss,
-                           &va_acc);
+            st = eval_loss(mdl, &d, ntrain, nval, cap, guess, &va_loss, &va_acc);
         if (st != KRY_OK) {
             free(perm);
             rc = cli_fail(CMD, KRY_EXIT_INTERNAL, "epoch %zu: %s", ep + 1, kry_strerror(st));
@@ -480,8 +494,7 @@ int cli_train(int argc, char **argv)
     double spe = t_total / (double)ran;
     /* Train accuracy for classification, in one more pass. */
     double tr_acc = NAN, tr_loss_final = NAN;
-    if (eval_loss(mdl, &d, idx, ntrain, cap, xb, tb, yb, guess, &tr_loss_final, &tr_acc) !=
-        KRY_OK)
+    if (eval_loss(mdl, &d, 0, ntrain, cap, guess, &tr_loss_final, &tr_acc) != KRY_OK)
         goto out;
     if (strcmp(format, "json") == 0) {
         printf("{\"task\":\"%s\",\"dim\":%zu,\"k\":%zu,\"optimizer\":\"%s\",\"loss\":\"%s\","
