@@ -7,9 +7,10 @@
    G_e[b][i] = 2 gy_b q_bi q_b,i+1,
        dD = G_d^T X, dd0 = sum_b G_d[b], dE = G_e^T X, de0 = sum_b G_e[b],
        dx_b = D^T G_d[b] + E^T G_e[b].
-   The two products with X are one GEMM each over the whole batch; the rest are
-   short loops. */
-#include <cblas.h>
+   The two products with X are one small matrix product each over the whole batch
+   (smallmm.h: for these shapes a BLAS call costs several times its arithmetic); the
+   rest are short loops. Rows of the batch-by-outputs arrays have a stride rounded up
+   to 8 doubles (zero padding), so the products run on full SIMD vectors. */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,16 +18,18 @@
 #include "internal.h"
 #include "kry/eigmodel.h"
 #include "kry/rng.h"
+#include "smallmm.h"
 
 
 struct kry_eigmodel {
     size_t n, p, k, cap, nparams;
+    size_t ld;                 /* row stride of dt, out and buf: 2n - 1 rounded up to 8 */
     double *theta;
     double *lam, *q;           /* batch, batch x n */
     unsigned char *tied;       /* batch */
     double *dt;                /* Wt and Gt, p x (2n-1) each (forward, backward) */
     double *out;               /* batch x (2n-1): outputs (forward), their gradients */
-    double *buf;               /* 2n - 1 */
+    double *buf;               /* 2n - 1: the biases (forward), their gradients */
     kry_tridiag_ws *ws;
     kry_tridiag_params tp;
     size_t last_batch; /* batch of the last forward with gradients; 0: none */
@@ -44,13 +47,15 @@ kry_eigmodel *kry_eigmodel_alloc(size_t n, size_t p, size_t k, size_t batch_max)
     m->k = k;
     m->cap = batch_max;
     m->nparams = n * p + n + (n - 1) * p + (n - 1);
+    m->ld = (2 * n - 1 + 7) / 8 * 8;
     m->theta = calloc(m->nparams, sizeof(double));
     m->lam = malloc(sizeof(double) * batch_max);
     m->q = malloc(sizeof(double) * batch_max * n);
     m->tied = malloc(batch_max);
-    m->dt = malloc(sizeof(double) * 2 * p * (2 * n - 1));
-    m->out = malloc(sizeof(double) * batch_max * (2 * n - 1));
-    m->buf = malloc(sizeof(double) * (2 * n - 1));
+    /* Zeroed: the padding columns stay zero (forward writes bias 0 + X * 0 there). */
+    m->dt = calloc(2 * p * m->ld, sizeof(double));
+    m->out = calloc(batch_max * m->ld, sizeof(double));
+    m->buf = calloc(m->ld, sizeof(double));
     m->ws = kry_tridiag_ws_alloc(n, batch_max);
     m->tp = kry_tridiag_params_default();
     if (!m->theta || !m->lam || !m->q || !m->tied || !m->dt || !m->out || !m->buf ||
@@ -124,31 +129,25 @@ kry_status kry_eigmodel_forward(kry_eigmodel *m, size_t batch, const double *X, 
     m->last_batch = 0;
     const size_t n = m->n, p = m->p;
     const double *D = m->theta, *d0 = D + n * p, *E = d0 + n, *e0 = E + (n - 1) * p;
-    /* The n + (n-1) outputs of all samples in one GEMM, Out (batch x no) =
-       X (batch x p) Wt (p x no), with Wt = [D^T E^T] and the biases as Out's initial
-       value; then split into the diagonals and off-diagonals. (Per-sample axpys or
-       dot products of length 17 ran at a fraction of this speed.) */
-    const size_t no = 2 * n - 1;
-    KRY_REQUIRE(kry_fits_blas_int(batch * no) && kry_fits_blas_int(ldx), KRY_ERANGE);
-    double *Wt = m->dt, *Out = m->out;
+    /* The n + (n-1) outputs of all samples in one product, Out (batch x no) =
+       1 bias^T + X (batch x p) Wt (p x no), with Wt = [D^T E^T]; then the kernel reads
+       the diagonals and off-diagonals in place. (Per-sample axpys or dot products of
+       length 17 ran at a fraction of this speed.) */
+    const size_t ld = m->ld;
+    double *Wt = m->dt, *Out = m->out, *bias = m->buf;
     for (size_t j = 0; j < p; ++j) {
         for (size_t i = 0; i < n; ++i)
-            Wt[j * no + i] = D[i * p + j];
+            Wt[j * ld + i] = D[i * p + j];
         for (size_t i = 0; i + 1 < n; ++i)
-            Wt[j * no + n + i] = E[i * p + j];
+            Wt[j * ld + n + i] = E[i * p + j];
     }
-    /* (Plain loops: memcpy calls of a few dozen bytes per sample were measurable.) */
-    for (size_t b = 0; b < batch; ++b) {
-        double *ob = Out + b * no;
-        for (size_t i = 0; i < n; ++i)
-            ob[i] = d0[i];
-        for (size_t i = 0; i + 1 < n; ++i)
-            ob[n + i] = e0[i];
-    }
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)batch, (int)no, (int)p, 1.0,
-                X, (int)ldx, Wt, (int)no, 1.0, Out, (int)no);
+    for (size_t i = 0; i < n; ++i)
+        bias[i] = d0[i];
+    for (size_t i = 0; i + 1 < n; ++i)
+        bias[n + i] = e0[i];
+    kry_mm_nn(batch, ld, p, X, ldx, Wt, ld, bias, Out, ld);
     /* The kernel reads the diagonals and off-diagonals in place, strided. */
-    kry_tridiag_batch B = {n, batch, Out, no, n > 1 ? Out + n : NULL, n > 1 ? no : 1};
+    kry_tridiag_batch B = {n, batch, Out, ld, n > 1 ? Out + n : NULL, n > 1 ? ld : 1};
     kry_status st;
     if (want_grad) {
         st = kry_tridiag_eigpairs(m->ws, &B, m->k, NULL, &m->tp, y, m->q, n, m->tied, NULL);
@@ -182,15 +181,14 @@ kry_status kry_eigmodel_backward(kry_eigmodel *m, size_t batch, const double *X,
     double *gD = gtheta, *gd0 = gD + n * p, *gE = gd0 + n, *ge0 = gE + (n - 1) * p;
     memset(gtheta, 0, sizeof(double) * m->nparams);
     /* The output gradients Gm[b] = (gy_b q_i^2, 2 gy_b q_i q_{i+1}) (batch x no), then
-       Gt (p x no) = X^T Gm in one GEMM and the bias gradients as column sums. */
-    const size_t no = 2 * n - 1;
-    KRY_REQUIRE(kry_fits_blas_int(batch * no) && kry_fits_blas_int(ldx), KRY_ERANGE);
-    double *Gt = m->dt + p * no, *Gm = m->out, *gsum = m->buf;
+       Gt (p x no) = X^T Gm in one product and the bias gradients as column sums. */
+    const size_t no = 2 * n - 1, ld = m->ld;
+    double *Gt = m->dt + p * ld, *Gm = m->out, *gsum = m->buf;
     memset(gsum, 0, sizeof(double) * no);
     for (size_t b = 0; b < batch; ++b) {
         const double *q = m->q + b * n;
         const double gb = gy[b];
-        double *g = Gm + b * no;
+        double *g = Gm + b * ld;
         for (size_t i = 0; i < n; ++i)
             g[i] = gb * q[i] * q[i];
         for (size_t i = 0; i + 1 < n; ++i)
@@ -209,13 +207,13 @@ kry_status kry_eigmodel_backward(kry_eigmodel *m, size_t batch, const double *X,
             }
         }
     }
-    cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, (int)p, (int)no, (int)batch, 1.0, X,
-                (int)ldx, Gm, (int)no, 0.0, Gt, (int)no);
+    memset(Gt, 0, sizeof(double) * p * ld);
+    kry_mm_tn(batch, ld, p, X, ldx, Gm, ld, Gt, ld);
     for (size_t j = 0; j < p; ++j) {
         for (size_t i = 0; i < n; ++i)
-            gD[i * p + j] = Gt[j * no + i];
+            gD[i * p + j] = Gt[j * ld + i];
         for (size_t i = 0; i + 1 < n; ++i)
-            gE[i * p + j] = Gt[j * no + n + i];
+            gE[i * p + j] = Gt[j * ld + n + i];
     }
     memcpy(gd0, gsum, sizeof(double) * n);
     if (n > 1)
