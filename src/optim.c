@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "vmath.h"
 #include "kry/optim.h"
 
 struct kry_optim {
@@ -136,17 +137,11 @@ int kry_early_stop_update(kry_early_stop *es, size_t epoch, double loss, int *im
 
 double kry_optim_loss_bce(size_t m, const double *y, const double *t, double *grad)
 {
-    double s = 0.0;
-    for (size_t i = 0; i < m; ++i) {
-        /* log(1 + exp(y)) - t y without overflow, and sigmoid(y), from one
-           z = exp(-|y|) in (0, 1]. */
-        double a = y[i], z = exp(-fabs(a));
-        s += fmax(a, 0.0) - a * t[i] + log1p(z);
-        if (grad) {
-            double sig = (a >= 0 ? 1.0 : z) / (1.0 + z);
-            grad[i] = (sig - t[i]) / (double)m;
-        }
-    }
+    /* log(1 + exp(y)) - t y without overflow, and sigmoid(y) into grad (vmath.h). */
+    double s = kry_bce_terms(m, y, t, grad);
+    if (grad)
+        for (size_t i = 0; i < m; ++i)
+            grad[i] = (grad[i] - t[i]) / (double)m;
     return s / (double)m;
 }
 

@@ -13,10 +13,10 @@
 
 #include "smallmm.h"
 
+#include <stdint.h>
 #include <string.h>
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#include <immintrin.h>
-#endif
+
+#include "isa.h"
 
 #if defined(__GNUC__)
 #pragma GCC diagnostic ignored "-Wpsabi"
@@ -27,6 +27,7 @@
 #define ALWAYS_INLINE static inline __attribute__((always_inline))
 
 typedef double vd __attribute__((vector_size(W * sizeof(double))));
+typedef int64_t vl __attribute__((vector_size(W * sizeof(int64_t))));
 
 ALWAYS_INLINE vd ld(const double *p)
 {
@@ -37,31 +38,23 @@ ALWAYS_INLINE vd ld(const double *p)
 
 ALWAYS_INLINE void st(double *p, vd v) { memcpy(p, &v, sizeof v); }
 
+/* A broadcast, made as one of the bits: for a double that is not a constant, GCC 12
+   expands {a, a, ..., a} for AVX-512 into eight masked broadcasts, in every spelling
+   tried (initialiser, vector-plus-scalar, shuffle); the integer broadcast is one
+   instruction. */
 ALWAYS_INLINE vd splat(double a)
 {
-    vd v = {a, a, a, a, a, a, a, a};
-    return v;
+    int64_t b;
+    memcpy(&b, &a, sizeof b);
+    vl v = {b, b, b, b, b, b, b, b};
+    return (vd)v;
 }
-
-/* Broadcasts of *p. The bodies below take one as a (constant, inlined) argument:
-   GCC 12 expands a splat of a 512-bit vector into eight masked broadcasts, in every
-   spelling tried (initialiser, vector-plus-scalar, shuffle), unless the whole file is
-   compiled for AVX-512, so the AVX-512 variant uses the intrinsic. */
-typedef vd bcast_fn(const double *p);
-ALWAYS_INLINE vd bc_plain(const double *p) { return splat(*p); }
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
-#define KRY_MM_X86 1
-__attribute__((target("avx512f"))) ALWAYS_INLINE vd bc_avx512(const double *p)
-{
-    return (vd)_mm512_broadcastsd_pd(_mm_load_sd(p));
-}
-#endif
 
 /* Rows [r0, r0 + nr) of C, column vectors [c0, c0 + nb): the block stays in registers
    through the kk loop. */
 ALWAYS_INLINE void nn_block(size_t r0, int nr, size_t c0, int nb, size_t kk,
                             const double *A, size_t lda, const double *B, size_t ldb,
-                            const double *init, double *C, size_t ldc, bcast_fn *bc)
+                            const double *init, double *C, size_t ldc)
 {
     vd acc[4][NB];
     _Pragma("GCC unroll 4") for (int r = 0; r < nr; ++r)
@@ -73,7 +66,7 @@ ALWAYS_INLINE void nn_block(size_t r0, int nr, size_t c0, int nb, size_t kk,
         _Pragma("GCC unroll 4") for (int v = 0; v < nb; ++v)
             bv[v] = ld(bj + v * W);
         _Pragma("GCC unroll 4") for (int r = 0; r < nr; ++r) {
-            vd x = bc(A + (r0 + (size_t)r) * lda + j);
+            vd x = splat(A[(r0 + (size_t)r) * lda + j]);
             _Pragma("GCC unroll 4") for (int v = 0; v < nb; ++v)
                 acc[r][v] += x * bv[v];
         }
@@ -86,38 +79,38 @@ ALWAYS_INLINE void nn_block(size_t r0, int nr, size_t c0, int nb, size_t kk,
 /* Up to 12 accumulators: 4 rows of C by 3 column vectors. */
 ALWAYS_INLINE void nn_rows(size_t r0, int nr, size_t nv, size_t kk, const double *A,
                            size_t lda, const double *B, size_t ldb, const double *init,
-                           double *C, size_t ldc, bcast_fn *bc)
+                           double *C, size_t ldc)
 {
     size_t v = 0;
     for (; v + 3 <= nv; v += 3)
-        nr == 4   ? nn_block(r0, 4, v * W, 3, kk, A, lda, B, ldb, init, C, ldc, bc)
-        : nr == 3 ? nn_block(r0, 3, v * W, 3, kk, A, lda, B, ldb, init, C, ldc, bc)
-        : nr == 2 ? nn_block(r0, 2, v * W, 3, kk, A, lda, B, ldb, init, C, ldc, bc)
-                  : nn_block(r0, 1, v * W, 3, kk, A, lda, B, ldb, init, C, ldc, bc);
+        nr == 4   ? nn_block(r0, 4, v * W, 3, kk, A, lda, B, ldb, init, C, ldc)
+        : nr == 3 ? nn_block(r0, 3, v * W, 3, kk, A, lda, B, ldb, init, C, ldc)
+        : nr == 2 ? nn_block(r0, 2, v * W, 3, kk, A, lda, B, ldb, init, C, ldc)
+                  : nn_block(r0, 1, v * W, 3, kk, A, lda, B, ldb, init, C, ldc);
     for (; v < nv; ++v)
-        nr == 4   ? nn_block(r0, 4, v * W, 1, kk, A, lda, B, ldb, init, C, ldc, bc)
-        : nr == 3 ? nn_block(r0, 3, v * W, 1, kk, A, lda, B, ldb, init, C, ldc, bc)
-        : nr == 2 ? nn_block(r0, 2, v * W, 1, kk, A, lda, B, ldb, init, C, ldc, bc)
-                  : nn_block(r0, 1, v * W, 1, kk, A, lda, B, ldb, init, C, ldc, bc);
+        nr == 4   ? nn_block(r0, 4, v * W, 1, kk, A, lda, B, ldb, init, C, ldc)
+        : nr == 3 ? nn_block(r0, 3, v * W, 1, kk, A, lda, B, ldb, init, C, ldc)
+        : nr == 2 ? nn_block(r0, 2, v * W, 1, kk, A, lda, B, ldb, init, C, ldc)
+                  : nn_block(r0, 1, v * W, 1, kk, A, lda, B, ldb, init, C, ldc);
 }
 
 ALWAYS_INLINE void nn_body(size_t m, size_t nc, size_t kk, const double *A, size_t lda,
                            const double *B, size_t ldb, const double *init, double *C,
-                           size_t ldc, bcast_fn *bc)
+                           size_t ldc)
 {
     const size_t nv = nc / W;
     size_t r = 0;
     for (; r + 4 <= m; r += 4)
-        nn_rows(r, 4, nv, kk, A, lda, B, ldb, init, C, ldc, bc);
+        nn_rows(r, 4, nv, kk, A, lda, B, ldb, init, C, ldc);
     switch (m - r) {
     case 3:
-        nn_rows(r, 3, nv, kk, A, lda, B, ldb, init, C, ldc, bc);
+        nn_rows(r, 3, nv, kk, A, lda, B, ldb, init, C, ldc);
         break;
     case 2:
-        nn_rows(r, 2, nv, kk, A, lda, B, ldb, init, C, ldc, bc);
+        nn_rows(r, 2, nv, kk, A, lda, B, ldb, init, C, ldc);
         break;
     case 1:
-        nn_rows(r, 1, nv, kk, A, lda, B, ldb, init, C, ldc, bc);
+        nn_rows(r, 1, nv, kk, A, lda, B, ldb, init, C, ldc);
         break;
     default:
         break;
@@ -134,8 +127,7 @@ ALWAYS_INLINE void nn_body(size_t m, size_t nc, size_t kk, const double *A, size
 /* Rows [j0, j0 + nr) of C = A^T B, column vectors [c0, c0 + nb), summed over the m rows
    of A and B with the block in registers. */
 ALWAYS_INLINE void tn_block(size_t j0, int nr, size_t c0, int nb, size_t m, const double *A,
-                            size_t lda, const double *B, size_t ldb, double *C, size_t ldc,
-                            bcast_fn *bc)
+                            size_t lda, const double *B, size_t ldb, double *C, size_t ldc)
 {
     vd acc[4][NB];
     _Pragma("GCC unroll 4") for (int r = 0; r < nr; ++r)
@@ -147,7 +139,7 @@ ALWAYS_INLINE void tn_block(size_t j0, int nr, size_t c0, int nb, size_t m, cons
         _Pragma("GCC unroll 4") for (int v = 0; v < nb; ++v)
             bv[v] = ld(bb + v * W);
         _Pragma("GCC unroll 4") for (int r = 0; r < nr; ++r) {
-            vd x = bc(ab + r);
+            vd x = splat(ab[r]);
             _Pragma("GCC unroll 4") for (int v = 0; v < nb; ++v)
                 acc[r][v] += x * bv[v];
         }
@@ -159,38 +151,37 @@ ALWAYS_INLINE void tn_block(size_t j0, int nr, size_t c0, int nb, size_t m, cons
 
 /* Up to 12 accumulators: 4 rows of C by 3 column vectors. */
 ALWAYS_INLINE void tn_rows(size_t j0, int nr, size_t nv, size_t m, const double *A,
-                           size_t lda, const double *B, size_t ldb, double *C, size_t ldc,
-                           bcast_fn *bc)
+                           size_t lda, const double *B, size_t ldb, double *C, size_t ldc)
 {
     size_t v = 0;
     for (; v + 3 <= nv; v += 3)
-        nr == 4   ? tn_block(j0, 4, v * W, 3, m, A, lda, B, ldb, C, ldc, bc)
-        : nr == 3 ? tn_block(j0, 3, v * W, 3, m, A, lda, B, ldb, C, ldc, bc)
-        : nr == 2 ? tn_block(j0, 2, v * W, 3, m, A, lda, B, ldb, C, ldc, bc)
-                  : tn_block(j0, 1, v * W, 3, m, A, lda, B, ldb, C, ldc, bc);
+        nr == 4   ? tn_block(j0, 4, v * W, 3, m, A, lda, B, ldb, C, ldc)
+        : nr == 3 ? tn_block(j0, 3, v * W, 3, m, A, lda, B, ldb, C, ldc)
+        : nr == 2 ? tn_block(j0, 2, v * W, 3, m, A, lda, B, ldb, C, ldc)
+                  : tn_block(j0, 1, v * W, 3, m, A, lda, B, ldb, C, ldc);
     for (; v < nv; ++v)
-        nr == 4   ? tn_block(j0, 4, v * W, 1, m, A, lda, B, ldb, C, ldc, bc)
-        : nr == 3 ? tn_block(j0, 3, v * W, 1, m, A, lda, B, ldb, C, ldc, bc)
-        : nr == 2 ? tn_block(j0, 2, v * W, 1, m, A, lda, B, ldb, C, ldc, bc)
-                  : tn_block(j0, 1, v * W, 1, m, A, lda, B, ldb, C, ldc, bc);
+        nr == 4   ? tn_block(j0, 4, v * W, 1, m, A, lda, B, ldb, C, ldc)
+        : nr == 3 ? tn_block(j0, 3, v * W, 1, m, A, lda, B, ldb, C, ldc)
+        : nr == 2 ? tn_block(j0, 2, v * W, 1, m, A, lda, B, ldb, C, ldc)
+                  : tn_block(j0, 1, v * W, 1, m, A, lda, B, ldb, C, ldc);
 }
 
 ALWAYS_INLINE void tn_body(size_t m, size_t nc, size_t kk, const double *A, size_t lda,
-                           const double *B, size_t ldb, double *C, size_t ldc, bcast_fn *bc)
+                           const double *B, size_t ldb, double *C, size_t ldc)
 {
     const size_t nv = nc / W;
     size_t j = 0;
     for (; j + 4 <= kk; j += 4)
-        tn_rows(j, 4, nv, m, A, lda, B, ldb, C, ldc, bc);
+        tn_rows(j, 4, nv, m, A, lda, B, ldb, C, ldc);
     switch (kk - j) {
     case 3:
-        tn_rows(j, 3, nv, m, A, lda, B, ldb, C, ldc, bc);
+        tn_rows(j, 3, nv, m, A, lda, B, ldb, C, ldc);
         break;
     case 2:
-        tn_rows(j, 2, nv, m, A, lda, B, ldb, C, ldc, bc);
+        tn_rows(j, 2, nv, m, A, lda, B, ldb, C, ldc);
         break;
     case 1:
-        tn_rows(j, 1, nv, m, A, lda, B, ldb, C, ldc, bc);
+        tn_rows(j, 1, nv, m, A, lda, B, ldb, C, ldc);
         break;
     default:
         break;
@@ -213,45 +204,32 @@ ALWAYS_INLINE void tn_body(size_t m, size_t nc, size_t kk, const double *A, size
 typedef void nn_fn(NN_ARGS);
 typedef void tn_fn(TN_ARGS);
 
-#ifdef KRY_MM_X86
+#ifdef KRY_ISA_X86
 __attribute__((target("avx512f,fma"))) static void nn_avx512(NN_ARGS)
 {
-    nn_body(m, nc, kk, A, lda, B, ldb, init, C, ldc, bc_avx512);
+    nn_body(m, nc, kk, A, lda, B, ldb, init, C, ldc);
 }
 __attribute__((target("avx2,fma"))) static void nn_avx2(NN_ARGS)
 {
-    nn_body(m, nc, kk, A, lda, B, ldb, init, C, ldc, bc_plain);
+    nn_body(m, nc, kk, A, lda, B, ldb, init, C, ldc);
 }
 __attribute__((target("avx512f,fma"))) static void tn_avx512(TN_ARGS)
 {
-    tn_body(m, nc, kk, A, lda, B, ldb, C, ldc, bc_avx512);
+    tn_body(m, nc, kk, A, lda, B, ldb, C, ldc);
 }
 __attribute__((target("avx2,fma"))) static void tn_avx2(TN_ARGS)
 {
-    tn_body(m, nc, kk, A, lda, B, ldb, C, ldc, bc_plain);
+    tn_body(m, nc, kk, A, lda, B, ldb, C, ldc);
 }
 #endif
-static void nn_generic(NN_ARGS) { nn_body(m, nc, kk, A, lda, B, ldb, init, C, ldc, bc_plain); }
-static void tn_generic(TN_ARGS) { tn_body(m, nc, kk, A, lda, B, ldb, C, ldc, bc_plain); }
-
-/* The widest variant the CPU runs: 2 AVX-512, 1 AVX2 + FMA, 0 baseline. */
-static int isa_level(void)
-{
-#ifdef KRY_MM_X86
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f"))
-        return 2;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return 1;
-#endif
-    return 0;
-}
+static void nn_generic(NN_ARGS) { nn_body(m, nc, kk, A, lda, B, ldb, init, C, ldc); }
+static void tn_generic(TN_ARGS) { tn_body(m, nc, kk, A, lda, B, ldb, C, ldc); }
 
 void kry_mm_nn_isa(int isa, NN_ARGS)
 {
-    int top = isa_level();
+    int top = kry_isa_level();
     isa = isa < 0 ? 0 : isa > top ? top : isa;
-#ifdef KRY_MM_X86
+#ifdef KRY_ISA_X86
     nn_fn *const fns[] = {nn_generic, nn_avx2, nn_avx512};
     fns[isa](m, nc, kk, A, lda, B, ldb, init, C, ldc);
 #else
@@ -261,9 +239,9 @@ void kry_mm_nn_isa(int isa, NN_ARGS)
 
 void kry_mm_tn_isa(int isa, TN_ARGS)
 {
-    int top = isa_level();
+    int top = kry_isa_level();
     isa = isa < 0 ? 0 : isa > top ? top : isa;
-#ifdef KRY_MM_X86
+#ifdef KRY_ISA_X86
     tn_fn *const fns[] = {tn_generic, tn_avx2, tn_avx512};
     fns[isa](m, nc, kk, A, lda, B, ldb, C, ldc);
 #else

@@ -55,6 +55,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "isa.h"
 #include "kry/tridiag.h"
 
 #if defined(__GNUC__)
@@ -176,18 +177,20 @@ size_t kry_tridiag_ws_passes(const kry_tridiag_ws *ws) { return ws ? ws->passes 
 #define ST(p, v) (*(vd *)(void *)(p) = (v))
 #define STL(p, v) (*(vl *)(void *)(p) = (v))
 
-/* A broadcast. Not for loop counters: there GCC 12 expands it into a chain of eight
-   masked broadcasts; loops keep a vector counter instead. */
-ALWAYS_INLINE vd splat(double a)
-{
-    vd v = {a, a, a, a, a, a, a, a};
-    return v;
-}
-
 ALWAYS_INLINE vl splatl(int64_t a)
 {
     vl v = {a, a, a, a, a, a, a, a};
     return v;
+}
+
+/* A broadcast, made as one of the bits: for a double that is not a constant, GCC 12
+   expands {a, a, ..., a} for AVX-512 into a chain of eight masked broadcasts, while
+   the integer broadcast is one instruction (constants fold either way). */
+ALWAYS_INLINE vd splat(double a)
+{
+    int64_t b;
+    memcpy(&b, &a, sizeof b);
+    return (vd)splatl(b);
 }
 
 /* An unaligned load of W doubles. */
@@ -1205,28 +1208,23 @@ ALWAYS_INLINE void solve_body(job *jb)
             jb->q[b * jb->ldq] = 1.0;
 }
 
-/* The body compiled for three instruction sets; the widest the CPU supports is used. */
-#if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
+/* The body compiled for three instruction sets; the widest the CPU supports is used
+   (isa.h). */
+typedef void solve_fn(job *jb);
+static void solve_generic(job *jb) { solve_body(jb); }
+#ifdef KRY_ISA_X86
 __attribute__((target("avx512f,avx512dq,fma"))) static void solve_avx512(job *jb)
 {
     solve_body(jb);
 }
 __attribute__((target("avx2,fma"))) static void solve_avx2(job *jb) { solve_body(jb); }
-static void solve_generic(job *jb) { solve_body(jb); }
 
-typedef void solve_fn(job *jb);
 static solve_fn *pick_solver(void)
 {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512dq"))
-        return solve_avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return solve_avx2;
-    return solve_generic;
+    solve_fn *const fns[] = {solve_generic, solve_avx2, solve_avx512};
+    return fns[kry_isa_level()];
 }
 #else
-static void solve_generic(job *jb) { solve_body(jb); }
-typedef void solve_fn(job *jb);
 static solve_fn *pick_solver(void) { return solve_generic; }
 #endif
 
