@@ -143,7 +143,7 @@ static void check_batch(size_t n, size_t count, const double *d, const double *e
 
 START_TEST(test_random_vs_lapack)
 {
-    const size_t sizes[] = {2, 3, 7, 10, 45, 100};
+    const size_t sizes[] = {2, 3, 7, 8, 9, 10, 16, 17, 45, 100};
     for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; ++t) {
         size_t n = sizes[t], count = 21;
         double *d = malloc(sizeof(double) * n * count), *e = malloc(sizeof(double) * n * count);
@@ -330,6 +330,36 @@ START_TEST(test_fallback_paths)
 END_TEST
 
 /* ---- args ---- */
+
+/* Every entry is checked: a NaN or Inf in any row of d or e of any lane (first rows,
+   last rows, the rows the loader reads twice) is reported with its matrix index. */
+START_TEST(test_nonfinite_every_row)
+{
+    const size_t sizes[] = {5, 9, 12, 17};
+    for (size_t t = 0; t < sizeof sizes / sizeof sizes[0]; ++t) {
+        size_t n = sizes[t], count = 10;
+        double *d = malloc(sizeof(double) * n * count), *e = malloc(sizeof(double) * n * count);
+        double lam[10];
+        kry_tridiag_ws *ws = kry_tridiag_ws_alloc(n, count);
+        kry_tridiag_batch B = {n, count, d, n, e, n - 1};
+        for (size_t row = 0; row < n; ++row)
+            for (int which = 0; which < 2; ++which) {
+                if (which == 1 && row + 1 == n)
+                    continue;
+                fill_random(count, n, 3, d, e);
+                size_t b = 3 + row % 6, bad = 99;
+                double *p = which ? e + b * (n - 1) + row : d + b * n + row;
+                *p = row % 2 ? NAN : -INFINITY;
+                ck_assert_int_eq(kry_tridiag_eigvals(ws, &B, n / 2, NULL, NULL, lam, &bad),
+                                 KRY_ENONFINITE);
+                ck_assert_msg(bad == b, "n %zu row %zu %s: bad %zu, want %zu", n, row,
+                              which ? "e" : "d", bad, b);
+            }
+        kry_tridiag_ws_free(ws);
+        free(d), free(e);
+    }
+}
+END_TEST
 
 START_TEST(test_args)
 {
@@ -584,6 +614,7 @@ static Suite *tridiag_suite(void)
     tcase_add_test(core, test_warm_start_past_neighbour);
     tcase_add_test(core, test_gradient_fd);
     tcase_add_test(args, test_args);
+    tcase_add_test(args, test_nonfinite_every_row);
     tcase_add_test(edge, test_small_sizes);
     tcase_add_test(edge, test_laplacian_analytic);
     tcase_add_test(edge, test_scales);
