@@ -42,9 +42,10 @@
    (exact integers); and GCC in ISO C mode does not contract a*b + c into FMAs, which
    this file needs for speed (the Sturm recurrences are FMA chains), hence the pragma
    below. Contraction does not affect the error analysis: every bound quoted here
-   holds with or without it. */
+   holds with or without it. The pragma also drops errno from math calls (the build
+   does too), so that a lane-by-lane sqrt becomes one vector instruction. */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=fast")
+#pragma GCC optimize("fp-contract=fast", "no-math-errno")
 #endif
 
 #include <float.h>
@@ -248,23 +249,16 @@ ALWAYS_INLINE vd i2d(vl c)
     return (vd)(c | splatl(0x4330000000000000)) - splat(0x1p52);
 }
 
-/* 1/sqrt(q) for normal q > 0 and sqrt(q) for finite q >= 0 to working accuracy, by
-   Newton's iteration for 1/sqrt(q) from the classic bit-level first guess (relative error below 3.5 %, squared by each
-   step: 1.8e-3, 4.9e-6, 3.6e-11, then rounding). It scales Laguerre steps; the last
-   one is accepted without a confirming pass (see update_vector), so its relative
-   error must stay far below the tolerance over the step. GCC vectorises no sqrt()
-   call under -fmath-errno, and a scalar loop over the lanes cost more than this.
-   q = 0 gives 0. */
-ALWAYS_INLINE vd vrsqrt(vd q)
+/* sqrt(q) lane by lane, correctly rounded: without errno to set (see the pragma
+   above), GCC turns the loop into one vector square root (vsqrtpd). It scales
+   Laguerre steps, and the last one is accepted without a confirming pass (see
+   update_vector), so its error must stay far below the tolerance over the step. */
+ALWAYS_INLINE vd vsqrt(vd q)
 {
-    vd y = (vd)(splatl(0x5FE6EB50C7B537A9) - ((vl)q >> 1));
-    vd hq = splat(0.5) * q, c = splat(1.5);
-    for (int it = 0; it < 4; ++it)
-        y = y * (c - hq * y * y);
-    return y;
+    vd r;
+    _Pragma("GCC unroll 8") for (int l = 0; l < W; ++l) r[l] = sqrt(q[l]);
+    return r;
 }
-
-ALWAYS_INLINE vd vsqrt(vd q) { return q * vrsqrt(q); }
 
 /* The dlaebz guard: a pivot of magnitude below pivmin becomes -pivmin. */
 ALWAYS_INLINE vd guard(vd p) { return sel(vabs(p) < splat(DBL_MIN), splat(-DBL_MIN), p); }
@@ -995,7 +989,7 @@ ALWAYS_INLINE void twisted_group(kry_tridiag_ws *ws, size_t n, const size_t *vs,
     /* s >= 1 (z_r = 1); an overflowing s is flagged like an underflowing pair. */
     _Pragma("GCC unroll 8") for (int g = 0; g < G; ++g) {
         vl ok = ~bad[g] & mk((vl)(s[g] < splat(DBL_MAX)));
-        ST(ws->nrm + vs[g] * W, sel(ok, vrsqrt(s[g]), splat(NAN)));
+        ST(ws->nrm + vs[g] * W, sel(ok, splat(1.0) / vsqrt(s[g]), splat(NAN)));
     }
 }
 
