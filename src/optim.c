@@ -82,28 +82,26 @@ double kry_optim_lr(const kry_optim *o, size_t step)
 kry_status kry_optim_step(kry_optim *o, double *x, const double *grad, double *lr_used)
 {
     KRY_REQUIRE(o != NULL && x != NULL && grad != NULL, KRY_EINVAL);
-    for (size_t i = 0; i < o->n; ++i)
-        if (!isfinite(grad[i]))
-            return KRY_ENONFINITE;
     double lr = kry_optim_lr(o, o->t);
     double wd = o->p.weight_decay * lr;
-    ++o->t;
     if (o->p.kind == KRY_OPTIM_SGD) {
+        for (size_t i = 0; i < o->n; ++i)
+            if (!isfinite(grad[i]))
+                return KRY_ENONFINITE;
         double mu = o->p.momentum;
         for (size_t i = 0; i < o->n; ++i) {
             o->m[i] = mu * o->m[i] + grad[i];
             x[i] -= lr * o->m[i] + wd * x[i];
         }
     } else {
-        double b1 = o->p.beta1, b2 = o->p.beta2;
-        double c1 = 1.0 - pow(b1, (double)o->t), c2 = 1.0 - pow(b2, (double)o->t);
-        double a = lr / c1, sc2 = 1.0 / c2;
-        for (size_t i = 0; i < o->n; ++i) {
-            o->m[i] = b1 * o->m[i] + (1.0 - b1) * grad[i];
-            o->v[i] = b2 * o->v[i] + (1.0 - b2) * grad[i] * grad[i];
-            x[i] -= a * o->m[i] / (sqrt(o->v[i] * sc2) + o->p.eps) + wd * x[i];
-        }
+        double b1 = o->p.beta1, b2 = o->p.beta2, t = (double)(o->t + 1);
+        double c1 = 1.0 - pow(b1, t), c2 = 1.0 - pow(b2, t);
+        /* (vmath.h: the same formulas, vectorised; it checks grad first.) */
+        if (kry_adam_update(o->n, x, o->m, o->v, grad, b1, b2, lr / c1, 1.0 / c2, o->p.eps,
+                            wd) != 0)
+            return KRY_ENONFINITE;
     }
+    ++o->t;
     if (lr_used)
         *lr_used = lr;
     return KRY_OK;

@@ -1,4 +1,5 @@
-/* vmath.c — vectorised exp, log1p and the binary cross-entropy terms (see vmath.h).
+/* vmath.c — vectorised exp, log1p, the binary cross-entropy terms and the Adam update
+   (see vmath.h).
 
    exp(x), x <= 0: k = round(x / ln 2) by adding and subtracting 1.5 * 2^52, the
    reduced r = x - k ln 2 in two parts (Cody and Waite: ln 2 = hi + lo with hi's last
@@ -16,7 +17,7 @@
    Both are a few ulps from the exact values, the same order as the C library's
    calls (tests/test_vmath.c compares them with long-double references). */
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("fp-contract=fast")
+#pragma GCC optimize("fp-contract=fast", "no-math-errno")
 #endif
 
 #include "vmath.h"
@@ -40,6 +41,15 @@ typedef uint64_t vu __attribute__((vector_size(W * sizeof(uint64_t))));
 /* A constant vector (a constant expression x): GCC 12 loads these from memory, while
    a splat of a variable built for AVX-512 becomes eight masked broadcasts. */
 #define VC(x) ((vd){(x), (x), (x), (x), (x), (x), (x), (x)})
+
+/* A broadcast of a variable, made as one of the bits (see smallmm.c). */
+ALWAYS_INLINE vd splat(double a)
+{
+    int64_t b;
+    memcpy(&b, &a, sizeof b);
+    vl v = {b, b, b, b, b, b, b, b};
+    return (vd)v;
+}
 
 ALWAYS_INLINE vd sel(vl m, vd a, vd b) { return (vd)((m & (vl)a) | (~m & (vl)b)); }
 
@@ -147,6 +157,85 @@ ALWAYS_INLINE double bce_body(size_t m, const double *y, const double *t, double
         }
     }
     return s;
+}
+
+/* The Adam step: a first sweep checks that g is finite (a sum of g * 0 is NaN exactly
+   when some entry is not), the second updates. The square roots go lane by lane,
+   which without errno (-fno-math-errno, set by the build) is one vector instruction. */
+ALWAYS_INLINE int adam_body(size_t n, double *x, double *m, double *v, const double *g,
+                            double b1, double b2, double a, double c2, double eps, double wd)
+{
+    vd chk = VC(0.0);
+    size_t i = 0;
+    for (; i + W <= n; i += W) {
+        vd gv;
+        memcpy(&gv, g + i, sizeof gv);
+        chk += gv * VC(0.0);
+    }
+    double tail = 0.0;
+    for (size_t j = i; j < n; ++j)
+        tail += g[j] * 0.0;
+    for (int l = 0; l < W; ++l)
+        tail += chk[l];
+    if (tail != 0.0)
+        return -1;
+    const vd vb1 = splat(b1), vb2 = splat(b2), va = splat(a), vc2 = splat(c2),
+             veps = splat(eps), vwd = splat(wd);
+    for (i = 0; i + W <= n; i += W) {
+        vd xv, mv, vv, gv, r;
+        memcpy(&xv, x + i, sizeof xv);
+        memcpy(&mv, m + i, sizeof mv);
+        memcpy(&vv, v + i, sizeof vv);
+        memcpy(&gv, g + i, sizeof gv);
+        mv = vb1 * mv + (VC(1.0) - vb1) * gv;
+        vv = vb2 * vv + (VC(1.0) - vb2) * gv * gv;
+        vd q = vv * vc2;
+        _Pragma("GCC unroll 8") for (int l = 0; l < W; ++l) r[l] = __builtin_sqrt(q[l]);
+        xv -= va * mv / (r + veps) + vwd * xv;
+        memcpy(x + i, &xv, sizeof xv);
+        memcpy(m + i, &mv, sizeof mv);
+        memcpy(v + i, &vv, sizeof vv);
+    }
+    for (; i < n; ++i) {
+        m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+        v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+        x[i] -= a * m[i] / (__builtin_sqrt(v[i] * c2) + eps) + wd * x[i];
+    }
+    return 0;
+}
+
+#define ADAM_ARGS                                                                      \
+    size_t n, double *x, double *m, double *v, const double *g, double b1, double b2,    \
+        double a, double c2, double eps, double wd
+typedef int adam_fn(ADAM_ARGS);
+static int adam_generic(ADAM_ARGS) { return adam_body(n, x, m, v, g, b1, b2, a, c2, eps, wd); }
+#ifdef KRY_ISA_X86
+__attribute__((target("avx512f,avx512dq,fma"))) static int adam_avx512(ADAM_ARGS)
+{
+    return adam_body(n, x, m, v, g, b1, b2, a, c2, eps, wd);
+}
+__attribute__((target("avx2,fma"))) static int adam_avx2(ADAM_ARGS)
+{
+    return adam_body(n, x, m, v, g, b1, b2, a, c2, eps, wd);
+}
+#endif
+
+int kry_adam_update_isa(int isa, ADAM_ARGS)
+{
+    int top = kry_isa_level();
+    isa = isa < 0 ? 0 : isa > top ? top : isa;
+#ifdef KRY_ISA_X86
+    adam_fn *const fns[] = {adam_generic, adam_avx2, adam_avx512};
+    return fns[isa](n, x, m, v, g, b1, b2, a, c2, eps, wd);
+#else
+    (void)isa;
+    return adam_generic(n, x, m, v, g, b1, b2, a, c2, eps, wd);
+#endif
+}
+
+int kry_adam_update(ADAM_ARGS)
+{
+    return kry_adam_update_isa(2, n, x, m, v, g, b1, b2, a, c2, eps, wd);
 }
 
 typedef double bce_fn(size_t m, const double *y, const double *t, double *sig);
