@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "rng_impl.h"
 #include "kry/data.h"
 #include "kry/rng.h"
 
@@ -316,8 +317,9 @@ void kry_data_shuffle(size_t n, uint64_t seed, uint64_t stream, size_t *idx)
 {
     for (size_t i = 0; i < n; ++i)
         idx[i] = i;
+    const uint64_t key = kry_rng_key(seed, stream);
     for (size_t i = n; i > 1; --i) {
-        size_t j = (size_t)(kry_rng_u64(seed, stream, i) % i);
+        size_t j = (size_t)(kry_rng_keyed(key, i) % i);
         size_t t = idx[i - 1];
         idx[i - 1] = idx[j];
         idx[j] = t;

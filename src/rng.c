@@ -6,19 +6,11 @@
 #include <math.h>
 
 #include "kry/rng.h"
-
-static uint64_t mix64(uint64_t z)
-{
-    z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
-    z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
-    return z ^ (z >> 31);
-}
+#include "rng_impl.h"
 
 uint64_t kry_rng_u64(uint64_t seed, uint64_t stream, uint64_t index)
 {
-    uint64_t key = mix64(seed ^ mix64(stream + UINT64_C(0x632BE59BD9B4E019)));
-    uint64_t z = mix64(key + (index + 1) * UINT64_C(0x9E3779B97F4A7C15));
-    return mix64(z ^ key);
+    return kry_rng_keyed(kry_rng_key(seed, stream), index);
 }
 
 double kry_rng_uniform(uint64_t seed, uint64_t stream, uint64_t index)
