@@ -53,10 +53,6 @@ static const char train_usage[] =
 
 #define CMD "train"
 
-/* OpenBLAS's thread count (the library itself never changes it): the GEMMs of a
-   training step are far too small to share, and idle OpenBLAS threads spin. */
-void openblas_set_num_threads(int num_threads);
-
 typedef struct task_data {
     size_t rows, p;
     double *X;       /* rows x p */
@@ -396,7 +392,7 @@ int cli_train(int argc, char **argv)
         cli_fail(CMD, KRY_EXIT_INTERNAL, "out of memory");
         goto out;
     }
-    openblas_set_num_threads(1);
+    /* (The training loop calls no BLAS: the layer's products are smallmm.h's.) */
     kry_tridiag_params tpar = kry_tridiag_params_default();
     tpar.nthreads = threads;
     /* Each sample's output in the previous epoch starts the kernel's iteration: the
