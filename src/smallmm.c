@@ -201,52 +201,18 @@ ALWAYS_INLINE void tn_body(size_t m, size_t nc, size_t kk, const double *A, size
 #define TN_ARGS                                                                        \
     size_t m, size_t nc, size_t kk, const double *A, size_t lda, const double *B, size_t ldb, \
         double *C, size_t ldc
-typedef void nn_fn(NN_ARGS);
-typedef void tn_fn(TN_ARGS);
 
-#ifdef KRY_ISA_X86
-__attribute__((target("avx512f,fma"))) static void nn_avx512(NN_ARGS)
-{
-    nn_body(m, nc, kk, A, lda, B, ldb, init, C, ldc);
-}
-__attribute__((target("avx2,fma"))) static void nn_avx2(NN_ARGS)
-{
-    nn_body(m, nc, kk, A, lda, B, ldb, init, C, ldc);
-}
-__attribute__((target("avx512f,fma"))) static void tn_avx512(TN_ARGS)
-{
-    tn_body(m, nc, kk, A, lda, B, ldb, C, ldc);
-}
-__attribute__((target("avx2,fma"))) static void tn_avx2(TN_ARGS)
-{
-    tn_body(m, nc, kk, A, lda, B, ldb, C, ldc);
-}
-#endif
-static void nn_generic(NN_ARGS) { nn_body(m, nc, kk, A, lda, B, ldb, init, C, ldc); }
-static void tn_generic(TN_ARGS) { tn_body(m, nc, kk, A, lda, B, ldb, C, ldc); }
+KRY_ISA_CLONES_VOID(nn, (NN_ARGS), nn_body(m, nc, kk, A, lda, B, ldb, init, C, ldc))
+KRY_ISA_CLONES_VOID(tn, (TN_ARGS), tn_body(m, nc, kk, A, lda, B, ldb, C, ldc))
 
 void kry_mm_nn_isa(int isa, NN_ARGS)
 {
-    int top = kry_isa_level();
-    isa = isa < 0 ? 0 : isa > top ? top : isa;
-#ifdef KRY_ISA_X86
-    nn_fn *const fns[] = {nn_generic, nn_avx2, nn_avx512};
-    fns[isa](m, nc, kk, A, lda, B, ldb, init, C, ldc);
-#else
-    nn_generic(m, nc, kk, A, lda, B, ldb, init, C, ldc);
-#endif
+    KRY_ISA_PICK(kry_isa_clamp(isa), nn)(m, nc, kk, A, lda, B, ldb, init, C, ldc);
 }
 
 void kry_mm_tn_isa(int isa, TN_ARGS)
 {
-    int top = kry_isa_level();
-    isa = isa < 0 ? 0 : isa > top ? top : isa;
-#ifdef KRY_ISA_X86
-    tn_fn *const fns[] = {tn_generic, tn_avx2, tn_avx512};
-    fns[isa](m, nc, kk, A, lda, B, ldb, C, ldc);
-#else
-    tn_generic(m, nc, kk, A, lda, B, ldb, C, ldc);
-#endif
+    KRY_ISA_PICK(kry_isa_clamp(isa), tn)(m, nc, kk, A, lda, B, ldb, C, ldc);
 }
 
 void kry_mm_nn(NN_ARGS) { kry_mm_nn_isa(2, m, nc, kk, A, lda, B, ldb, init, C, ldc); }

@@ -1205,22 +1205,8 @@ ALWAYS_INLINE void solve_body(job *jb)
 /* The body compiled for three instruction sets; the widest the CPU supports is used
    (isa.h). */
 typedef void solve_fn(job *jb);
-static void solve_generic(job *jb) { solve_body(jb); }
-#ifdef KRY_ISA_X86
-__attribute__((target("avx512f,avx512dq,fma"))) static void solve_avx512(job *jb)
-{
-    solve_body(jb);
-}
-__attribute__((target("avx2,fma"))) static void solve_avx2(job *jb) { solve_body(jb); }
-
-static solve_fn *pick_solver(void)
-{
-    solve_fn *const fns[] = {solve_generic, solve_avx2, solve_avx512};
-    return fns[kry_isa_level()];
-}
-#else
-static solve_fn *pick_solver(void) { return solve_generic; }
-#endif
+KRY_ISA_CLONES_VOID(solve, (job * jb), solve_body(jb))
+static solve_fn *pick_solver(void) { return KRY_ISA_PICK(kry_isa_level(), solve); }
 
 static void *thread_main(void *arg)
 {

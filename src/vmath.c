@@ -207,30 +207,11 @@ ALWAYS_INLINE int adam_body(size_t n, double *x, double *m, double *v, const dou
 #define ADAM_ARGS                                                                      \
     size_t n, double *x, double *m, double *v, const double *g, double b1, double b2,    \
         double a, double c2, double eps, double wd
-typedef int adam_fn(ADAM_ARGS);
-static int adam_generic(ADAM_ARGS) { return adam_body(n, x, m, v, g, b1, b2, a, c2, eps, wd); }
-#ifdef KRY_ISA_X86
-__attribute__((target("avx512f,avx512dq,fma"))) static int adam_avx512(ADAM_ARGS)
-{
-    return adam_body(n, x, m, v, g, b1, b2, a, c2, eps, wd);
-}
-__attribute__((target("avx2,fma"))) static int adam_avx2(ADAM_ARGS)
-{
-    return adam_body(n, x, m, v, g, b1, b2, a, c2, eps, wd);
-}
-#endif
+KRY_ISA_CLONES(int, adam, (ADAM_ARGS), adam_body(n, x, m, v, g, b1, b2, a, c2, eps, wd))
 
 int kry_adam_update_isa(int isa, ADAM_ARGS)
 {
-    int top = kry_isa_level();
-    isa = isa < 0 ? 0 : isa > top ? top : isa;
-#ifdef KRY_ISA_X86
-    adam_fn *const fns[] = {adam_generic, adam_avx2, adam_avx512};
-    return fns[isa](n, x, m, v, g, b1, b2, a, c2, eps, wd);
-#else
-    (void)isa;
-    return adam_generic(n, x, m, v, g, b1, b2, a, c2, eps, wd);
-#endif
+    return KRY_ISA_PICK(kry_isa_clamp(isa), adam)(n, x, m, v, g, b1, b2, a, c2, eps, wd);
 }
 
 int kry_adam_update(ADAM_ARGS)
@@ -238,35 +219,12 @@ int kry_adam_update(ADAM_ARGS)
     return kry_adam_update_isa(2, n, x, m, v, g, b1, b2, a, c2, eps, wd);
 }
 
-typedef double bce_fn(size_t m, const double *y, const double *t, double *sig);
-static double bce_generic(size_t m, const double *y, const double *t, double *sig)
-{
-    return bce_body(m, y, t, sig);
-}
-#ifdef KRY_ISA_X86
-__attribute__((target("avx512f,avx512dq,fma"))) static double
-bce_avx512(size_t m, const double *y, const double *t, double *sig)
-{
-    return bce_body(m, y, t, sig);
-}
-__attribute__((target("avx2,fma"))) static double bce_avx2(size_t m, const double *y,
-                                                          const double *t, double *sig)
-{
-    return bce_body(m, y, t, sig);
-}
-#endif
+KRY_ISA_CLONES(double, bce, (size_t m, const double *y, const double *t, double *sig),
+               bce_body(m, y, t, sig))
 
 double kry_bce_terms_isa(int isa, size_t m, const double *y, const double *t, double *sig)
 {
-    int top = kry_isa_level();
-    isa = isa < 0 ? 0 : isa > top ? top : isa;
-#ifdef KRY_ISA_X86
-    bce_fn *const fns[] = {bce_generic, bce_avx2, bce_avx512};
-    return fns[isa](m, y, t, sig);
-#else
-    (void)isa;
-    return bce_generic(m, y, t, sig);
-#endif
+    return KRY_ISA_PICK(kry_isa_clamp(isa), bce)(m, y, t, sig);
 }
 
 double kry_bce_terms(size_t m, const double *y, const double *t, double *sig)
