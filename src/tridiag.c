@@ -790,11 +790,15 @@ ALWAYS_INLINE int update_vector(kry_tridiag_ws *ws, size_t n, size_t v)
        nearer the neighbour than the step (the next point then has a tighter bracket).
        Only the first point, the guess, hops: elsewhere, and further off, interpolating
        the counts did better. */
-    vl far = hasd & splatl(ws->npass[v] == 1 ? -1 : 0) & live & ~conv &
-             (mk((vl)(c == k - one)) | mk((vl)(c == k + two)));
-    vd hop = x + two * step;
-    vl hopin = far & mk((vl)(hop > lo)) & mk((vl)(hop < hi));
-    vd xnext = sel(lag, xn, sel(hopin, hop, sel(interp_ok, xi, mid)));
+    vl hopin = splatl(0);
+    vd xnext = sel(interp_ok, xi, mid);
+    if (ws->npass[v] == 1 && ws->needd[v]) {
+        vl far = live & ~conv & (mk((vl)(c == k - one)) | mk((vl)(c == k + two)));
+        vd hop = x + two * step;
+        hopin = far & mk((vl)(hop > lo)) & mk((vl)(hop < hi));
+        xnext = sel(hopin, hop, xnext);
+    }
+    xnext = sel(lag, xn, xnext);
     /* Next to lambda_k but nearer the root on the other side (the sign of G says so,
        as above), Laguerre's steps towards lambda_k start about as small as the
        distance to that root and grow only slowly. Then that root r is removed from G
