@@ -5,7 +5,12 @@
    is next to lambda_k; then Laguerre's method on det(T - xI), which from such a point
    converges monotonically and cubically to lambda_k (Li & Zeng, "Laguerre's iteration
    in solving the symmetric tridiagonal eigenproblem", SIAM J. Sci. Comput. 15, 1994),
-   with bisection whenever a step would leave the bracket.
+   with bisection whenever a step would leave the bracket. It stops on a step below the
+   tolerance or, one pass earlier, when the rate of the last two steps shows it cubic
+   (see update_vector). A warm start (a guess per matrix, e.g. its eigenvalue in the
+   previous training epoch) replaces the Gershgorin start; a guess just past a
+   neighbour of lambda_k hops across it, and a point next to lambda_k but much nearer
+   the other neighbour takes a Newton step with that neighbour deflated.
 
    Sturm counts: the leading and trailing minors of T - xI obey three-term recurrences
    whose sign changes count the eigenvalues below x (see sturm3_group). Evaluated with
