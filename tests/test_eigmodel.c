@@ -31,16 +31,21 @@ static double ref_forward(size_t n, size_t p, size_t k, const double *th, const 
     return w[0];
 }
 
-START_TEST(test_forward_backward_fd)
+/* Forward against LAPACK on the dense matrix, backward against central differences,
+   for a small shape and for kry train's (n = 9, k = 4) with p and the batch chosen so
+   that the products' row and column blocks all have tails. */
+static void check_forward_backward_fd(size_t n, size_t p, size_t k, size_t B)
 {
-    size_t n = 7, p = 4, k = 3, B = 5;
     kry_eigmodel *m = kry_eigmodel_alloc(n, p, k, B);
     ck_assert_ptr_nonnull(m);
     ck_assert_uint_eq(kry_eigmodel_nparams(m), n * p + n + (n - 1) * p + (n - 1));
     ck_assert_int_eq(kry_eigmodel_init(m, 2385, 1.0), KRY_OK);
     size_t np = kry_eigmodel_nparams(m);
     double *th = kry_eigmodel_params(m);
-    double X[20], y[5], gy[5] = {0.5, -1.25, 2.0, 0.75, -0.3}, gth[200], gx[20];
+    double *X = test_vec_alloc(B * p), *y = test_vec_alloc(B), *gy = test_vec_alloc(B);
+    double *gth = test_vec_alloc(np), *gx = test_vec_alloc(B * p);
+    for (size_t b = 0; b < B; ++b)
+        gy[b] = 0.5 - 0.37 * (double)b + 0.05 * (double)(b * b % 7);
     kry_rng_fill_normal(7, KRY_RNG_STREAM_TEST, 0, B * p, X);
     ck_assert_int_eq(kry_eigmodel_forward(m, B, X, p, 1, y, NULL), KRY_OK);
     for (size_t b = 0; b < B; ++b)
@@ -72,6 +77,13 @@ START_TEST(test_forward_backward_fd)
                       i);
     }
     kry_eigmodel_free(m);
+    free(X), free(y), free(gy), free(gth), free(gx);
+}
+
+START_TEST(test_forward_backward_fd)
+{
+    check_forward_backward_fd(7, 4, 3, 5);
+    check_forward_backward_fd(9, 13, 4, 11);
 }
 END_TEST
 
