@@ -85,16 +85,10 @@ size_t kry_adjoint_ws_bytes(size_t n, size_t max_steps)
 
 kry_adjoint_ws *kry_adjoint_ws_alloc(size_t n, size_t max_steps)
 {
-    size_t d = ws_doubles(n, max_steps);
-    if (d == 0)
+    double *blk;
+    kry_adjoint_ws *ws = kry_ws_with_block(sizeof *ws, ws_doubles(n, max_steps), &blk);
+    if (ws == NULL)
         return NULL;
-    kry_adjoint_ws *ws = calloc(1, sizeof *ws);
-    double *blk = calloc(d, sizeof(double));
-    if (ws == NULL || blk == NULL) {
-        free(ws);
-        free(blk);
-        return NULL;
-    }
     size_t m = max_steps;
     ws->n = n;
     ws->cap = m;

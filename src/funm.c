@@ -189,18 +189,27 @@ size_t kry_funm_ws_bytes(size_t n, size_t max_steps)
     return d == 0 ? 0 : d * sizeof(double) + sizeof(kry_funm_ws);
 }
 
-kry_funm_ws *kry_funm_ws_alloc(size_t n, size_t max_steps)
+void *kry_ws_with_block(size_t bytes, size_t doubles, double **block)
 {
-    size_t d = ws_doubles(n, max_steps);
-    if (d == 0)
+    if (doubles == 0)
         return NULL;
-    kry_funm_ws *ws = calloc(1, sizeof *ws);
-    double *blk = calloc(d, sizeof(double));
+    void *ws = calloc(1, bytes);
+    double *blk = calloc(doubles, sizeof(double));
     if (ws == NULL || blk == NULL) {
         free(ws);
         free(blk);
         return NULL;
     }
+    *block = blk;
+    return ws;
+}
+
+kry_funm_ws *kry_funm_ws_alloc(size_t n, size_t max_steps)
+{
+    double *blk;
+    kry_funm_ws *ws = kry_ws_with_block(sizeof *ws, ws_doubles(n, max_steps), &blk);
+    if (ws == NULL)
+        return NULL;
     size_t m = max_steps;
     ws->n = n;
     ws->cap = m;

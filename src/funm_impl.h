@@ -29,6 +29,11 @@ struct kry_funm_ws {
     double *v1, *v2; /* [n] probe and scratch vectors (NULL when n == 0) */
 };
 
+/* The allocation behind the funm and adjoint workspaces: a zeroed struct of `bytes`
+   bytes and a zeroed block of `doubles` doubles (into *block), or NULL with nothing
+   allocated when either fails or doubles is 0. */
+void *kry_ws_with_block(size_t bytes, size_t doubles, double **block);
+
 /* Validates f (non-NULL, known kind, callback present, finite t). */
 kry_status kry_funm_check_fn(const kry_funm_fn *f);
 
