@@ -28,6 +28,7 @@
 #include <cblas.h>
 
 #include "internal.h"
+#include "vmath.h"
 #include "kry/mlp.h"
 #include "kry/rng.h"
 #include "vec.h"
@@ -845,14 +846,12 @@ static void apply_update(kry_mlp_trainer *tr, const double *g, double *theta)
     if (p->method == KRY_MLP_SGD) {
         cblas_daxpy((int)P, -p->lr, g, 1, theta, 1);
     } else {
+        /* The same Adam step as kry_optim (vmath.h); g is finite here (both callers
+           check it), so the update always happens. */
         double t1 = (double)(tr->t + 1);
         double c1 = 1.0 - pow(p->beta1, t1), c2 = 1.0 - pow(p->beta2, t1);
-        for (size_t i = 0; i < P; ++i) {
-            tr->m1[i] = p->beta1 * tr->m1[i] + (1.0 - p->beta1) * g[i];
-            tr->m2[i] = p->beta2 * tr->m2[i] + (1.0 - p->beta2) * g[i] * g[i];
-            double mhat = tr->m1[i] / c1, vhat = tr->m2[i] / c2;
-            theta[i] -= p->lr * mhat / (sqrt(vhat) + p->eps);
-        }
+        (void)kry_adam_update(P, theta, tr->m1, tr->m2, g, p->beta1, p->beta2, p->lr / c1,
+                              1.0 / c2, p->eps, 0.0);
     }
     tr->t++;
 }
