@@ -22,6 +22,23 @@
 #include "kry/rng.h"
 #include "vec.h"
 
+/* *out = the wrapper of a (same n and space) with callbacks mv, mvb, vjp and context
+   ctx; the block and parameter products are offered only where a has them. */
+static void wrap_of(const kry_operator *a, kry_matvec_fn *mv, kry_matvec_block_fn *mvb,
+                    kry_param_vjp_fn *vjp, void *ctx, kry_destroy_fn *destroy,
+                    kry_operator *out)
+{
+    memset(out, 0, sizeof *out);
+    out->n = a->n;
+    out->matvec = mv;
+    out->matvec_block = a->matvec_block ? mvb : NULL;
+    out->param_vjp = a->param_vjp ? vjp : NULL;
+    out->n_params = out->param_vjp ? a->n_params : 0;
+    out->ctx = ctx;
+    out->destroy = destroy;
+    out->space = a->space;
+}
+
 /* ---- shift ---- */
 
 typedef struct shift_ctx {
@@ -70,15 +87,7 @@ kry_status kry_operator_shift(const kry_operator *a, double sigma, kry_operator 
     c->a = *a;
     c->sigma = sigma;
 
-    memset(out, 0, sizeof *out);
-    out->n = a->n;
-    out->matvec = shift_matvec;
-    out->matvec_block = a->matvec_block ? shift_matvec_block : NULL;
-    out->param_vjp = a->param_vjp ? shift_param_vjp : NULL;
-    out->n_params = a->param_vjp ? a->n_params : 0;
-    out->ctx = c;
-    out->destroy = free;
-    out->space = a->space;
+    wrap_of(a, shift_matvec, shift_matvec_block, shift_param_vjp, c, free, out);
     return KRY_OK;
 }
 
@@ -151,15 +160,7 @@ kry_status kry_operator_scale(const kry_operator *a, double s, kry_operator *out
         }
     }
 
-    memset(out, 0, sizeof *out);
-    out->n = a->n;
-    out->matvec = scale_matvec;
-    out->matvec_block = a->matvec_block ? scale_matvec_block : NULL;
-    out->param_vjp = a->param_vjp ? scale_param_vjp : NULL;
-    out->n_params = a->param_vjp ? a->n_params : 0;
-    out->ctx = c;
-    out->destroy = scale_destroy;
-    out->space = a->space;
+    wrap_of(a, scale_matvec, scale_matvec_block, scale_param_vjp, c, scale_destroy, out);
     return KRY_OK;
 }
 
@@ -235,12 +236,7 @@ kry_status kry_operator_deflated(const kry_operator *a, size_t k, const double *
             memcpy(c->V + j * n, V + j * ldv, n * sizeof *V);
     }
 
-    memset(out, 0, sizeof *out);
-    out->n = n;
-    out->matvec = deflated_matvec;
-    out->ctx = c;
-    out->destroy = deflated_destroy;
-    out->space = a->space;
+    wrap_of(a, deflated_matvec, NULL, NULL, c, deflated_destroy, out);
     return KRY_OK;
 }
 
