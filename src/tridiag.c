@@ -237,17 +237,6 @@ ALWAYS_INLINE int any_lane(vl m)
     return m[0] != 0;
 }
 
-/* The largest lane of a. */
-ALWAYS_INLINE double hmax(vd a)
-{
-    const vl s4 = {4, 5, 6, 7, 0, 1, 2, 3}, s2 = {2, 3, 0, 1, 6, 7, 4, 5},
-             s1 = {1, 0, 3, 2, 5, 4, 7, 6};
-    a = vmax(a, __builtin_shuffle(a, s4));
-    a = vmax(a, __builtin_shuffle(a, s2));
-    a = vmax(a, __builtin_shuffle(a, s1));
-    return a[0];
-}
-
 /* Exact conversion of integers 0 <= c < 2^51 to double, on any instruction set. */
 ALWAYS_INLINE vd i2d(vl c)
 {
